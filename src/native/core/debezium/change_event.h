@@ -1,0 +1,81 @@
+// A decoded Debezium message: what the rules and the JS handlers see.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdc {
+
+enum class EventKind { change, tombstone, heartbeat, transaction, schema_change };
+
+// Debezium's op letter; none for messages that carry no op (heartbeat, transaction, ...).
+enum class Op : char {
+  none = 0,
+  create = 'c',
+  update = 'u',
+  remove = 'd',
+  read = 'r',
+  truncate = 't',
+  message = 'm',
+};
+
+// One scalar of a row image. Nested objects are flattened: {"address":{"city":"X"}} gives the
+// path "address.city". value holds the canonical text used in keys: a string without its
+// quotes, an integer exactly as written, an ObjectId as its hex string, other numbers as written.
+struct Field {
+  std::string path;
+  std::string value;
+  bool is_null = false;
+  bool is_unavailable = false;  // Debezium's "__debezium_unavailable_value" placeholder
+};
+
+struct RowImage {
+  bool present = false;       // false when the image is null or absent
+  std::string json;           // the image as a JSON object text (MongoDB: the parsed EJSON)
+  std::vector<Field> fields;  // every scalar, nested paths joined with '.'
+
+  const Field* find(std::string_view path) const {
+    for (const Field& f : fields)
+      if (f.path == path) return &f;
+    return nullptr;
+  }
+  void clear() {
+    present = false;
+    json.clear();
+    fields.clear();
+  }
+};
+
+struct SourceInfo {
+  std::string connector;  // "postgresql", "mysql", "mongodb", or empty when unknown
+  std::string db;
+  std::string schema;     // PostgreSQL schema; empty for MySQL/MongoDB
+  std::string table;      // table or MongoDB collection
+  std::string name;       // the name rules match: "schema.table" (PG), "db.table" (MySQL/Mongo)
+  std::string position;   // lsn / txId, binlog file:pos, Mongo ord; for logs and handlers
+  int64_t ts_ms = 0;      // source (commit) timestamp in ms, 0 when unknown
+};
+
+struct ChangeEvent {
+  EventKind kind = EventKind::change;
+  Op op = Op::none;
+  SourceInfo source;
+  RowImage before;
+  RowImage after;
+  RowImage key;          // the decoded Kafka message key (fields usable as {key.x} in templates)
+  int64_t ts_ms = 0;     // when Debezium processed the event
+
+  void clear() {
+    kind = EventKind::change;
+    op = Op::none;
+    source = SourceInfo{};
+    before.clear();
+    after.clear();
+    key.clear();
+    ts_ms = 0;
+  }
+};
+
+}  // namespace cdc

@@ -1,0 +1,30 @@
+// Decodes Debezium messages (PostgreSQL, MySQL, MongoDB; with or without the JsonConverter schema
+// wrapper; ExtractNewRecordState output) with simdjson on-demand. One Decoder per thread, reused:
+// it owns the parser and the padded buffers.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "common/status.h"
+#include "debezium/change_event.h"
+
+namespace cdc {
+
+class Decoder {
+ public:
+  Decoder();
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  // value_is_null: the Kafka value was null (a tombstone); an empty value is a tombstone too.
+  // key may be empty (null key). On error the Status names what is wrong and where.
+  Status decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cdc

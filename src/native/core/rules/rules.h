@@ -1,0 +1,73 @@
+// Rules map a change to Redis commands. Compiled once at start; plan() is on the hot path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "debezium/change_event.h"
+
+namespace cdc {
+
+// One Redis command as argv: binary safe, never formatted into a command string.
+struct Command {
+  std::vector<std::string> argv;
+};
+
+struct RefreshSpec {
+  std::string key;                  // key template, e.g. "customer:{id}"
+  std::vector<std::string> fields;  // empty: the whole after image
+  int64_t ttl_seconds = 0;          // 0: no TTL
+};
+
+struct RuleSpec {
+  std::string source;                    // "public.customers", "inventory.*", "*"
+  std::vector<std::string> invalidate;   // key templates, evaluated over before AND after
+  std::optional<RefreshSpec> refresh;
+  std::vector<std::string> on_truncate;  // keys to delete when the source is truncated
+};
+
+struct RuleOptions {
+  std::string key_prefix;
+  bool use_unlink = true;  // UNLINK (default) or DEL
+};
+
+struct PlanCounters {
+  uint64_t missing_field = 0;     // a template field missing/null/unavailable in one image
+  uint64_t truncate_ignored = 0;  // truncate with no on_truncate keys
+};
+
+class RuleSet {
+ public:
+  RuleSet();
+  ~RuleSet();
+  RuleSet(RuleSet&&) noexcept;
+  RuleSet& operator=(RuleSet&&) noexcept;
+
+  // Fails naming the rule and the template, e.g. "rules[2].invalidate[0]: unknown placeholder
+  // syntax \"{id\"".
+  static Status compile(const std::vector<RuleSpec>& specs, const RuleOptions& options, RuleSet& out);
+
+  bool matches(std::string_view source_name) const;
+
+  // Appends the commands for one change (deduplicated keys). Returns false in matched when no rule
+  // matches the source. An error Status means the event cannot be applied (dead-letter it).
+  Status plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
+              PlanCounters& counters) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses a JSON array of rules in the engine's `rules` option shape:
+// [{"source": "...", "invalidate": [...], "refresh": {"key", "fields", "ttlSeconds"}, "onTruncate": [...]}]
+// Errors name the path relative to `path_prefix` (e.g. "rules[1].refresh.key").
+Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out,
+                        std::string_view path_prefix = "rules");
+
+}  // namespace cdc
