@@ -1,5 +1,7 @@
 // Two projects: unit (no infrastructure) and e2e (real PostgreSQL, Debezium, Kafka, Redis).
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }];
+// PostgreSQL's logical replication writes *.snap files under .infra/: not Jest snapshots.
+const ignored = ['<rootDir>/.infra/', '<rootDir>/build/', '<rootDir>/dist/', '<rootDir>/bench/', '<rootDir>/examples/'];
 
 module.exports = {
   projects: [
@@ -8,15 +10,19 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/unit/**/*.spec.ts'],
+      modulePathIgnorePatterns: ignored,
+      watchPathIgnorePatterns: ignored,
     },
     {
       displayName: 'e2e',
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/e2e/**/*.e2e.spec.ts'],
+      modulePathIgnorePatterns: ignored,
+      watchPathIgnorePatterns: ignored,
       globalSetup: '<rootDir>/test/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/jest-timeout.ts'],
     },
   ],
 };

@@ -1,0 +1,63 @@
+// Helpers for end-to-end tests against the local infrastructure started by scripts/infra.
+import { execFileSync } from 'child_process';
+import { existsSync, readFileSync } from 'fs';
+import { join, resolve } from 'path';
+import { Client } from 'pg';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const INFRA_DIR = join(REPO_ROOT, '.infra');
+export const ENV_FILE = join(INFRA_DIR, 'env');
+export const STARTED_BY_JEST_FILE = join(INFRA_DIR, 'started-by-jest');
+const INFRA_SCRIPT = join(REPO_ROOT, 'scripts', 'infra');
+
+export interface InfraEnv {
+  KAFKA_BROKERS: string;
+  REDIS_URL: string;
+  PG_URL: string;
+  CONNECT_URL: string;
+}
+const KEYS: (keyof InfraEnv)[] = ['KAFKA_BROKERS', 'REDIS_URL', 'PG_URL', 'CONNECT_URL'];
+
+/** Parses .infra/env (KEY=value lines). Throws when the file is missing or incomplete. */
+export function readInfraEnv(): InfraEnv {
+  if (!existsSync(ENV_FILE)) throw new Error(`${ENV_FILE} is missing: run scripts/infra up`);
+  const values: Record<string, string> = {};
+  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (match) values[match[1]] = match[2];
+  }
+  for (const key of KEYS) {
+    if (!values[key]) throw new Error(`${ENV_FILE} has no ${key}`);
+  }
+  return values as unknown as InfraEnv;
+}
+
+/** The infrastructure as the tests see it: process.env (set by global setup), else .infra/env. */
+export function infraEnv(): InfraEnv {
+  if (KEYS.every((key) => process.env[key])) {
+    return Object.fromEntries(KEYS.map((key) => [key, process.env[key] as string])) as unknown as InfraEnv;
+  }
+  return readInfraEnv();
+}
+
+/** Runs scripts/infra with a subcommand; output goes to the terminal. Returns the exit code. */
+export function runInfra(command: 'up' | 'down' | 'status', quiet = false): number {
+  try {
+    execFileSync('bash', [INFRA_SCRIPT, command], { stdio: quiet ? 'ignore' : 'inherit', cwd: REPO_ROOT });
+    return 0;
+  } catch (error) {
+    return (error as { status?: number }).status ?? 1;
+  }
+}
+
+/** A connected pg client for the inventory database; the caller ends it. */
+export async function pgClient(): Promise<Client> {
+  const client = new Client({ connectionString: infraEnv().PG_URL, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  return client;
+}
+
+/** A value unique to this run, so reruns against the same database and topics never collide. */
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
