@@ -23,19 +23,24 @@ struct RedisEndpoint {
   bool tls = false;      // rediss:// is parsed but not supported yet: connect() fails clearly
 };
 
-// redis://[user[:password]@]host[:port][/db]. Errors never contain the password.
+// redis://[user[:password]@]host[:port][/db] (user and password percent-decoded; IPv6 hosts in
+// brackets). Defaults: 127.0.0.1, 6379, db 0. Errors start with "redis.url: " and never contain
+// the password.
 Status parse_redis_url(std::string_view url, RedisEndpoint& out);
 
 struct RedisOptions {
-  int connect_timeout_ms = 2000;
-  int command_timeout_ms = 5000;
+  int connect_timeout_ms = 2000;  // <= 0: no timeout
+  int command_timeout_ms = 5000;  // per blocking read/write on the socket; <= 0: no timeout
 };
+
+enum class ReplyKind { Status, Error, Integer, Bulk, Nil, Array };
 
 // Outcome of one reply. An error reply (e.g. NOPERM, WRONGTYPE) is not an I/O failure.
 struct Reply {
-  bool error = false;
-  int64_t integer = 0;   // integer replies (UNLINK/DEL count)
-  std::string text;      // error message or status/bulk text
+  ReplyKind kind = ReplyKind::Nil;
+  bool error = false;    // kind == Error
+  int64_t integer = 0;   // Integer: the value (UNLINK/DEL count); Array: the element count
+  std::string text;      // Error: message; Status and Bulk: the bytes
 };
 
 class RedisNode {
@@ -45,21 +50,33 @@ class RedisNode {
   RedisNode(const RedisNode&) = delete;
   RedisNode& operator=(const RedisNode&) = delete;
 
-  // Connects, AUTHs and SELECTs. Safe to call again after a failure.
+  // Connects, AUTHs and SELECTs. Safe to call again after a failure; a no-op when connected.
+  // Errors read "redis host:port: ..." and never contain the password.
   Status connect();
   bool connected() const;
+  // Drops the connection and forgets every pending reply.
   void disconnect();
 
-  // Appends a pipeline to the output buffer and writes it out. Several pipelines may be sent
-  // before their replies are read (bounded by the caller).
+  // Appends a pipeline to the output buffer and writes it all out. Several pipelines may be sent
+  // before their replies are read (bounded by the caller). An empty pipeline is a no-op.
   Status send(const std::vector<Command>& commands);
-  // Reads the next `count` replies in order. An I/O error or timeout disconnects the node: every
-  // pipeline sent and not fully read must be sent again after connect() (deletes are idempotent).
+  // Clears `replies` and reads the next `count` replies in order (count <= pending_replies()).
+  // An I/O error or timeout disconnects the node: every pipeline sent and not fully read must be
+  // sent again after connect() (deletes are idempotent). Replies read before the failure are left
+  // in `replies` for diagnostics only.
   Status receive(size_t count, std::vector<Reply>& replies);
+  // One command, one reply: send() + receive(1). Requires no other pending replies.
+  Status command(const Command& command, Reply& reply);
+
+  // Replies sent and not read yet (0 after a disconnect).
+  size_t pending_replies() const;
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
 
  private:
+  Status io_failure(const char* what, int saved_errno);
+  std::string prefix() const;
+
   RedisEndpoint endpoint_;
   RedisOptions options_;
   struct Impl;
