@@ -1,0 +1,42 @@
+// cdc-cache: framework-agnostic API (no Nest dependency).
+
+export { createInvalidator, consoleLogger } from './invalidator';
+export type { Invalidator, InvalidatorState, ChangeHandler } from './invalidator';
+export type { ChangeEvent, ChangeEventSource, ChangeKind, ChangeOp, CdcCacheStats, LagSummary, PartitionStats } from './types';
+export { emptyStats } from './types';
+export {
+  validateOptions,
+  validateRules,
+  validateSelector,
+  checkTemplate,
+  isFieldPath,
+  toNativeConfig,
+  DEFAULTS,
+} from './options';
+export type {
+  CdcCacheOptions,
+  CdcCacheLogger,
+  CdcCacheRule,
+  KafkaOptions,
+  KafkaConfigValue,
+  RedisOptions,
+  RefreshOptions,
+  BatchOptions,
+  HandlerOptions,
+  DeleteCommand,
+  LogLevel,
+  ResolvedCdcCacheOptions,
+  NativeEngineConfig,
+  JsHandlerRegistration,
+  TemplateCheck,
+  TemplatePlaceholder,
+} from './options';
+export { CdcCacheConfigError, CdcCacheNativeError } from './errors';
+export type { ConfigIssue } from './errors';
+export { REDACTED, redactText, redactUrl, redactOptions, isSecretConfigKey, createRedactor } from './redact';
+export type { Redactor } from './redact';
+export { loadNative, findPackageRoot, addonPath, isNativeBuilt, MISSING_ADDON_MESSAGE } from './native';
+export type { NativeBinding, NativeEngine, NativeEngineCallbacks } from './native';
+export { createPrometheusCollector } from './metrics';
+export type { PrometheusCollector, PrometheusCollectorOptions, PromRegistryLike, StatsSource } from './metrics';
+export { runCli } from './cli';

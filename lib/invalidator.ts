@@ -1,0 +1,262 @@
+// createInvalidator(): the framework-agnostic API over the native Engine.
+// The engine is created at start(), because its config carries the onChange selectors registered
+// before it; options are validated at creation, so configuration errors surface immediately.
+
+import { HandlerDispatcher, type ChangeHandler } from './dispatch';
+import { CdcCacheConfigError } from './errors';
+import { loadNative, type NativeEngine, type NativeEngineCallbacks } from './native';
+import {
+  toNativeConfig,
+  validateOptions,
+  validateSelector,
+  type CdcCacheLogger,
+  type CdcCacheOptions,
+  type LogLevel,
+  type ResolvedCdcCacheOptions,
+} from './options';
+import { createRedactor, redactDeep, redactOptions, type Redactor } from './redact';
+import { emptyStats, type CdcCacheStats, type ChangeEvent } from './types';
+
+export type { ChangeHandler } from './dispatch';
+export type { ChangeEvent, CdcCacheStats } from './types';
+
+export type InvalidatorState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface Invalidator {
+  /** Subscribes and starts applying changes. Kafka/Redis being unreachable is not a failure (retried; unhealthy). */
+  start(): Promise<void>;
+  /** Drains in-flight handlers and Redis batches, commits, leaves the group. Idempotent. */
+  stop(): Promise<void>;
+  /** Deletes keys (keyPrefix applied) through the engine's pipeline; resolves with the count Redis deleted. */
+  invalidate(keys: string[]): Promise<number>;
+  /** A snapshot of the engine's counters (zeros before start). */
+  stats(): CdcCacheStats;
+  /**
+   * Registers a handler for changes whose source matches `selector` (rule glob syntax). Only before
+   * start(). A handler's promise gates its events' offsets; after handlers.attempts failures the
+   * batch is dead-lettered.
+   */
+  onChange(selector: string, handler: ChangeHandler): void;
+  /** Running, Kafka consumer subscribed and Redis connected, as reported by the engine. */
+  isHealthy(): boolean;
+  /** Lifecycle state. */
+  readonly state: InvalidatorState;
+  /** Selectors registered with onChange, in registration order. */
+  selectors(): string[];
+  /** The resolved options with secrets redacted (for diagnostics). */
+  describeOptions(): Omit<ResolvedCdcCacheOptions, 'logger'>;
+}
+
+/** @internal Seams for unit tests of the TypeScript layer; not part of the public API. */
+export interface InvalidatorInternals {
+  engineFactory?: (configJson: string, callbacks: NativeEngineCallbacks) => NativeEngine;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Console logger with a "[cdc-cache]" prefix; debug lines only with NODE_DEBUG=cdc-cache. */
+export function consoleLogger(prefix = '[cdc-cache]'): CdcCacheLogger {
+  const debugEnabled = /(^|,)\s*(cdc-cache|\*)\s*(,|$)/.test(process.env.NODE_DEBUG ?? '');
+  return {
+    debug: (m) => {
+      if (debugEnabled) console.debug(`${prefix} ${m}`);
+    },
+    info: (m) => console.info(`${prefix} ${m}`),
+    warn: (m) => console.warn(`${prefix} ${m}`),
+    error: (m) => console.error(`${prefix} ${m}`),
+  };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class NativeInvalidator implements Invalidator {
+  private readonly resolved: ResolvedCdcCacheOptions;
+  private readonly redact: Redactor;
+  private readonly logger: CdcCacheLogger;
+  private readonly dispatcher: HandlerDispatcher;
+  private engine: NativeEngine | undefined;
+  private currentState: InvalidatorState = 'idle';
+  private startPromise: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private locked = false;
+
+  constructor(
+    options: CdcCacheOptions,
+    private readonly internals: InvalidatorInternals,
+  ) {
+    this.resolved = validateOptions(options);
+    this.redact = createRedactor(options);
+    this.logger = this.resolved.logger ?? consoleLogger();
+    this.dispatcher = new HandlerDispatcher({
+      attempts: this.resolved.handlers.attempts,
+      retryDelayMs: this.resolved.handlers.retryDelayMs,
+      ack: (token, ok, reason) => {
+        if (!this.engine) throw new Error('engine is gone');
+        if (reason === undefined) this.engine.ack(token, ok);
+        else this.engine.ack(token, ok, this.redact(reason));
+      },
+      log: (level, message) => this.log(level, message),
+    });
+  }
+
+  get state(): InvalidatorState {
+    return this.currentState;
+  }
+
+  private log(level: LogLevel, message: string): void {
+    const safeLevel = LEVELS.includes(level) ? level : 'info';
+    try {
+      this.logger[safeLevel](this.redact(message));
+    } catch {
+      // a throwing logger must not break the engine callbacks
+    }
+  }
+
+  onChange(selector: string, handler: ChangeHandler): void {
+    if (this.locked) {
+      throw new Error(`cdc-cache: onChange("${this.redact(String(selector))}") must be called before start()`);
+    }
+    validateSelector(selector);
+    if (typeof handler !== 'function') {
+      throw new CdcCacheConfigError([{ path: 'onChange handler', message: 'onChange handler: expected a function' }]);
+    }
+    this.dispatcher.register(selector, handler);
+  }
+
+  selectors(): string[] {
+    return this.dispatcher.registrations().map((r) => r.selector);
+  }
+
+  describeOptions(): Omit<ResolvedCdcCacheOptions, 'logger'> {
+    const { logger: _logger, ...rest } = this.resolved;
+    return redactOptions(rest);
+  }
+
+  start(): Promise<void> {
+    if (this.currentState === 'running') return Promise.resolve();
+    if (this.currentState === 'starting' && this.startPromise) return this.startPromise;
+    if (this.currentState === 'stopping' || this.currentState === 'stopped') {
+      return Promise.reject(new Error('cdc-cache: a stopped invalidator cannot be restarted; create a new one'));
+    }
+    this.locked = true;
+    this.currentState = 'starting';
+    this.startPromise = this.doStart();
+    return this.startPromise;
+  }
+
+  private async doStart(): Promise<void> {
+    const jsHandlers = this.dispatcher.registrations().map((r) => ({ id: r.id, source: r.selector }));
+    const configJson = JSON.stringify(toNativeConfig(this.resolved, jsHandlers));
+    const callbacks: NativeEngineCallbacks = {
+      onEvents: (token, handlerId, events) => {
+        void this.dispatcher.dispatch(token, handlerId, events as ChangeEvent[]);
+      },
+      onLog: (level, message) => this.log(level, message),
+    };
+    let engine: NativeEngine;
+    try {
+      const factory =
+        this.internals.engineFactory ??
+        ((json: string, cb: NativeEngineCallbacks) => new (loadNative().Engine)(json, cb));
+      engine = factory(configJson, callbacks);
+    } catch (error) {
+      this.currentState = 'idle';
+      this.startPromise = undefined;
+      const wrapped = new Error(`cdc-cache: the native engine rejected the configuration: ${this.redact(errorMessage(error))}`);
+      if (error instanceof Error && error.name === 'CdcCacheNativeError') throw error;
+      throw wrapped;
+    }
+    this.engine = engine;
+    try {
+      await engine.start();
+    } catch (error) {
+      this.log('error', `start failed: ${errorMessage(error)}`);
+      try {
+        await engine.stop();
+      } catch {
+        // already failing; the start error is the one to report
+      }
+      this.engine = undefined;
+      this.currentState = 'idle';
+      this.startPromise = undefined;
+      throw new Error(`cdc-cache: start failed: ${this.redact(errorMessage(error))}`);
+    }
+    this.currentState = 'running';
+    const topics = this.resolved.kafka.topics ? this.resolved.kafka.topics.join(', ') : this.resolved.kafka.topicPattern;
+    this.log(
+      'info',
+      `started: group "${this.resolved.kafka.groupId}", ${topics}; ${this.resolved.rules.length} rule(s), ${jsHandlers.length} handler(s)`,
+    );
+  }
+
+  stop(): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.currentState === 'starting' && this.startPromise) {
+      try {
+        await this.startPromise;
+      } catch {
+        // never started: nothing to stop
+      }
+    }
+    this.locked = true;
+    const engine = this.engine;
+    if (!engine) {
+      this.currentState = 'stopped';
+      return;
+    }
+    this.currentState = 'stopping';
+    try {
+      // The engine stops fetching, then waits for the acks of batches already handed to handlers
+      // (they keep running here) and for Redis, commits and leaves the group.
+      await Promise.all([engine.stop(), this.dispatcher.drain()]);
+      await this.dispatcher.drain();
+      this.log('info', 'stopped');
+    } finally {
+      this.currentState = 'stopped';
+    }
+  }
+
+  async invalidate(keys: string[]): Promise<number> {
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k.length === 0)) {
+      throw new TypeError('cdc-cache: invalidate(keys) expects an array of non-empty strings');
+    }
+    if (this.currentState !== 'running' || !this.engine) {
+      throw new Error(`cdc-cache: invalidate() needs a running invalidator (state: ${this.currentState})`);
+    }
+    if (keys.length === 0) return 0;
+    try {
+      return await this.engine.invalidate(keys);
+    } catch (error) {
+      throw new Error(`cdc-cache: invalidate failed: ${this.redact(errorMessage(error))}`);
+    }
+  }
+
+  stats(): CdcCacheStats {
+    if (!this.engine) return emptyStats();
+    return redactDeep(this.engine.stats(), this.redact);
+  }
+
+  isHealthy(): boolean {
+    if (this.currentState !== 'running' || !this.engine) return false;
+    try {
+      return this.engine.stats().healthy === true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Validates options (throws CdcCacheConfigError naming the option path) and returns an Invalidator.
+ * Nothing connects until start().
+ */
+export function createInvalidator(options: CdcCacheOptions, internals: InvalidatorInternals = {}): Invalidator {
+  return new NativeInvalidator(options, internals);
+}

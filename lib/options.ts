@@ -1,0 +1,684 @@
+// Options: public types, validation with path-naming errors, defaults, and the native config JSON.
+// Validation runs before anything starts; the native engine validates again (defence in depth), but
+// the user should meet a clear TypeScript-side error first.
+
+import { CdcCacheConfigError, ConfigIssue } from './errors';
+import { createRedactor } from './redact';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Where log lines go. Messages are already redacted. */
+export interface CdcCacheLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export type KafkaConfigValue = string | number | boolean;
+
+export interface KafkaOptions {
+  /** "host:port,host:port" or a list of "host:port". */
+  brokers: string | string[];
+  groupId: string;
+  /** Exactly one of topics / topicPattern. */
+  topics?: string[];
+  /** A subscription regex, anchored at the start ("^" is added when missing), e.g. "^dbserver1\\.public\\..*". */
+  topicPattern?: string | RegExp;
+  /** Any librdkafka consumer property (security.protocol, sasl.*, ssl.*, ...). */
+  config?: Record<string, KafkaConfigValue>;
+}
+
+export interface RedisOptions {
+  /** redis://[user[:password]@]host[:port][/db] or rediss://... */
+  url: string;
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+
+export interface RefreshOptions {
+  /** Key template written with the after image, e.g. "customer:{id}". */
+  key: string;
+  /** Fields of the after image to store; all fields when omitted. */
+  fields?: string[];
+  /** Expiry of the refreshed key; 0 or omitted: no expiry. */
+  ttlSeconds?: number;
+}
+
+export interface CdcCacheRule {
+  /** Source selector: "public.customers", "inventory.*", "*". */
+  source: string;
+  /** Key templates deleted for every change, evaluated over the before AND the after image. */
+  invalidate?: string[];
+  refresh?: RefreshOptions;
+  /** Literal keys deleted when the source table is truncated. */
+  onTruncate?: string[];
+}
+
+export interface BatchOptions {
+  /** Most events applied in one Redis pipeline. Default 1000. */
+  maxEvents?: number;
+  /** Longest wait for a batch to fill. Default 5 ms. */
+  maxWaitMs?: number;
+  /** Redis pipelines in flight. Default 4. */
+  maxInFlight?: number;
+}
+
+export interface HandlerOptions {
+  /** Most events in one onChange handler call. Default 500. */
+  maxBatchSize?: number;
+  /** Handler batches in flight; fetching pauses when full. Default 2. */
+  maxInFlight?: number;
+  /** Calls per batch before it is dead-lettered. Default 3. */
+  attempts?: number;
+  /** Pause between attempts. Default 200 ms. */
+  retryDelayMs?: number;
+}
+
+export type DeleteCommand = 'UNLINK' | 'DEL';
+
+export interface CdcCacheOptions {
+  kafka: KafkaOptions;
+  redis: RedisOptions;
+  rules?: CdcCacheRule[];
+  /** Prepended to every key written or deleted. Default "". */
+  keyPrefix?: string;
+  /** Default "UNLINK". */
+  deleteCommand?: DeleteCommand;
+  /** Undecodable/unapplicable messages are produced here (with error headers) when set. */
+  deadLetterTopic?: string;
+  batch?: BatchOptions;
+  /** Offset commit interval. Default 1000 ms. */
+  commitIntervalMs?: number;
+  handlers?: HandlerOptions;
+  /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
+  logger?: CdcCacheLogger;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedCdcCacheOptions {
+  kafka: {
+    brokers: string;
+    groupId: string;
+    topics?: string[];
+    topicPattern?: string;
+    config: Record<string, KafkaConfigValue>;
+  };
+  redis: Required<RedisOptions>;
+  rules: Array<{
+    source: string;
+    invalidate: string[];
+    refresh?: { key: string; fields: string[]; ttlSeconds: number };
+    onTruncate: string[];
+  }>;
+  keyPrefix: string;
+  deleteCommand: DeleteCommand;
+  deadLetterTopic?: string;
+  batch: Required<BatchOptions>;
+  commitIntervalMs: number;
+  handlers: Required<HandlerOptions>;
+  logger?: CdcCacheLogger;
+}
+
+export interface JsHandlerRegistration {
+  id: number;
+  source: string;
+}
+
+/** The JSON document given to the native Engine constructor. */
+export interface NativeEngineConfig {
+  kafka: ResolvedCdcCacheOptions['kafka'];
+  redis: ResolvedCdcCacheOptions['redis'];
+  rules: ResolvedCdcCacheOptions['rules'];
+  keyPrefix: string;
+  deleteCommand: DeleteCommand;
+  deadLetterTopic?: string;
+  batch: Required<BatchOptions>;
+  commitIntervalMs: number;
+  handlers: { maxBatchSize: number; maxInFlight: number };
+  jsHandlers: JsHandlerRegistration[];
+}
+
+export const DEFAULTS = Object.freeze({
+  redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000 }),
+  keyPrefix: '',
+  deleteCommand: 'UNLINK' as DeleteCommand,
+  batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 5, maxInFlight: 4 }),
+  commitIntervalMs: 1000,
+  handlers: Object.freeze({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 }),
+});
+
+// Properties the engine owns: letting kafka.config override them would break delivery guarantees.
+const RESERVED_KAFKA_CONFIG: Record<string, string> = {
+  'bootstrap.servers': 'set kafka.brokers instead',
+  'metadata.broker.list': 'set kafka.brokers instead',
+  'group.id': 'set kafka.groupId instead',
+  'enable.auto.commit': 'offsets are committed by the engine only after Redis acknowledged the effects',
+  'enable.auto.offset.store': 'offsets are stored by the engine only after Redis acknowledged the effects',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+const IDENTIFIER = '[A-Za-z_][A-Za-z0-9_]*';
+const FIELD_PATH_RE = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})*$`);
+const PLACEHOLDER_PATH_RE = new RegExp(`^(key\\.)?${IDENTIFIER}(\\.${IDENTIFIER})*$`);
+
+export interface TemplatePlaceholder {
+  /** The field path without a "key." prefix. */
+  path: string;
+  /** True for {key.x}: the Kafka message key rather than the row image. */
+  fromKey: boolean;
+}
+
+export type TemplateCheck =
+  | { ok: true; placeholders: TemplatePlaceholder[] }
+  | { ok: false; fragment: string; message: string };
+
+/**
+ * Checks key-template syntax: literal text, {path} placeholders (identifier segments joined by
+ * ".", optional "key." prefix), "{{" and "}}" as literal braces. Anything else is
+ * 'unknown placeholder syntax "<fragment>"'.
+ */
+export function checkTemplate(template: string): TemplateCheck {
+  const placeholders: TemplatePlaceholder[] = [];
+  const fail = (fragment: string): TemplateCheck => ({
+    ok: false,
+    fragment,
+    message:
+      `unknown placeholder syntax ${JSON.stringify(fragment)}` +
+      (fragment === template ? '' : ` in ${JSON.stringify(template.length > 200 ? `${template.slice(0, 197)}...` : template)}`),
+  });
+  let i = 0;
+  while (i < template.length) {
+    const c = template[i];
+    if (c === '{') {
+      if (template[i + 1] === '{') {
+        i += 2;
+        continue;
+      }
+      const close = template.indexOf('}', i + 1);
+      const nextOpen = template.indexOf('{', i + 1);
+      if (close < 0) return fail(template.slice(i));
+      if (nextOpen >= 0 && nextOpen < close) return fail(template.slice(i, nextOpen));
+      const inner = template.slice(i + 1, close);
+      if (!PLACEHOLDER_PATH_RE.test(inner)) return fail(template.slice(i, close + 1));
+      placeholders.push(
+        inner.startsWith('key.') ? { path: inner.slice(4), fromKey: true } : { path: inner, fromKey: false },
+      );
+      i = close + 1;
+    } else if (c === '}') {
+      if (template[i + 1] === '}') {
+        i += 2;
+        continue;
+      }
+      return fail('}');
+    } else {
+      i += 1;
+    }
+  }
+  return { ok: true, placeholders };
+}
+
+/** True for a field path such as "id" or "address.city". */
+export function isFieldPath(path: string): boolean {
+  return FIELD_PATH_RE.test(path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || proto.constructor?.name === 'Object';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return JSON.stringify(shown);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
+
+function levenshtein(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1;
+      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + cost);
+    }
+  }
+  return dp[a.length][b.length];
+}
+
+function suggestion(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = levenshtein(name, k);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))
+    ? ` (did you mean "${best}"?)`
+    : '';
+}
+
+const TOPIC_NAME_RE = /^[A-Za-z0-9._-]{1,249}$/;
+
+class Checker {
+  readonly issues: ConfigIssue[] = [];
+
+  fail(path: string, what: string): void {
+    this.issues.push({ path, message: path ? `${path}: ${what}` : what });
+  }
+
+  /** Rejects keys that are not in `known`. Returns false when value is not an object. */
+  object(path: string, value: unknown, known: readonly string[]): value is Record<string, unknown> {
+    if (!isPlainObject(value)) {
+      this.fail(path, `expected an object, got ${describe(value)}`);
+      return false;
+    }
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        const full = path ? `${path}.${key}` : key;
+        this.issues.push({ path: full, message: `unknown option "${full}"${suggestion(key, known)}` });
+      }
+    }
+    return true;
+  }
+
+  nonEmptyString(path: string, value: unknown): value is string {
+    if (typeof value !== 'string' || value.trim().length === 0) {
+      this.fail(path, `expected a non-empty string, got ${describe(value)}`);
+      return false;
+    }
+    return true;
+  }
+
+  string(path: string, value: unknown): value is string {
+    if (typeof value !== 'string') {
+      this.fail(path, `expected a string, got ${describe(value)}`);
+      return false;
+    }
+    return true;
+  }
+
+  integer(path: string, value: unknown, min: number, max: number): value is number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
+      return false;
+    }
+    return true;
+  }
+
+  array(path: string, value: unknown, minLength = 0): value is unknown[] {
+    if (!Array.isArray(value)) {
+      this.fail(path, `expected an array, got ${describe(value)}`);
+      return false;
+    }
+    if (value.length < minLength) {
+      this.fail(path, `expected at least ${minLength} entr${minLength === 1 ? 'y' : 'ies'}, got an empty array`);
+      return false;
+    }
+    return true;
+  }
+
+  template(path: string, value: unknown): value is string {
+    if (!this.nonEmptyString(path, value)) return false;
+    const check = checkTemplate(value);
+    if (!check.ok) {
+      this.fail(path, check.message);
+      return false;
+    }
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+const TOP_LEVEL_KEYS = [
+  'kafka',
+  'redis',
+  'rules',
+  'keyPrefix',
+  'deleteCommand',
+  'deadLetterTopic',
+  'batch',
+  'commitIntervalMs',
+  'handlers',
+  'logger',
+] as const;
+
+function checkBrokers(c: Checker, value: unknown): string | undefined {
+  const path = 'kafka.brokers';
+  let entries: unknown[];
+  if (typeof value === 'string') entries = value.split(',').map((s) => s.trim());
+  else if (Array.isArray(value)) entries = value;
+  else {
+    c.fail(path, `expected "host:port[,host:port...]" or an array of "host:port", got ${describe(value)}`);
+    return undefined;
+  }
+  if (entries.length === 0 || (entries.length === 1 && entries[0] === '')) {
+    c.fail(path, 'expected at least one broker "host:port"');
+    return undefined;
+  }
+  let ok = true;
+  entries.forEach((entry, i) => {
+    const at = Array.isArray(value) ? `${path}[${i}]` : path;
+    if (typeof entry !== 'string' || !/^([A-Za-z_]+:\/\/)?[^\s,/]+$/.test(entry.trim())) {
+      c.fail(at, `expected a broker address "host:port", got ${describe(entry)}`);
+      ok = false;
+    }
+  });
+  return ok ? (entries as string[]).map((e) => e.trim()).join(',') : undefined;
+}
+
+function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'] | undefined {
+  if (!c.object('kafka', value, ['brokers', 'groupId', 'topics', 'topicPattern', 'config'])) return undefined;
+  const brokers = checkBrokers(c, value.brokers);
+  const groupIdOk = c.nonEmptyString('kafka.groupId', value.groupId);
+
+  const hasTopics = value.topics !== undefined;
+  const hasPattern = value.topicPattern !== undefined;
+  let topics: string[] | undefined;
+  let topicPattern: string | undefined;
+  if (hasTopics === hasPattern) {
+    c.fail('kafka', hasTopics ? 'expected exactly one of topics or topicPattern, got both' : 'expected exactly one of topics or topicPattern, got neither');
+  }
+  if (hasTopics && c.array('kafka.topics', value.topics, 1)) {
+    const seen = new Set<string>();
+    let ok = true;
+    value.topics.forEach((t, i) => {
+      if (typeof t !== 'string' || !TOPIC_NAME_RE.test(t)) {
+        c.fail(`kafka.topics[${i}]`, `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(t)}`);
+        ok = false;
+      } else if (seen.has(t)) {
+        c.fail(`kafka.topics[${i}]`, `duplicate topic ${JSON.stringify(t)}`);
+        ok = false;
+      } else seen.add(t);
+    });
+    if (ok) topics = [...(value.topics as string[])];
+  }
+  if (hasPattern) {
+    const raw = value.topicPattern;
+    let source: string | undefined;
+    if (raw instanceof RegExp) {
+      if (raw.flags.replace(/[gsu]/g, '') !== '') {
+        c.fail('kafka.topicPattern', `regular expression flags are not supported (got /${raw.flags}/)`);
+      } else source = raw.source;
+    } else if (c.nonEmptyString('kafka.topicPattern', raw)) source = raw;
+    if (source !== undefined) {
+      // librdkafka subscribes by regex only to patterns starting with "^"; the pattern is anchored.
+      const anchored = source.startsWith('^') ? source : `^${source}`;
+      try {
+        new RegExp(anchored);
+        topicPattern = anchored;
+      } catch (e) {
+        c.fail('kafka.topicPattern', `invalid regular expression: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  const config: Record<string, KafkaConfigValue> = {};
+  if (value.config !== undefined) {
+    if (!isPlainObject(value.config)) c.fail('kafka.config', `expected an object of librdkafka properties, got ${describe(value.config)}`);
+    else {
+      for (const [key, v] of Object.entries(value.config)) {
+        const at = `kafka.config[${JSON.stringify(key)}]`;
+        if (RESERVED_KAFKA_CONFIG[key]) {
+          c.fail(at, `not allowed: ${RESERVED_KAFKA_CONFIG[key]}`);
+        } else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+          config[key] = v;
+        } else {
+          // Never echo the value: it may be a secret.
+          c.fail(at, `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+        }
+      }
+    }
+  }
+  if (brokers === undefined || !groupIdOk) return undefined;
+  return {
+    brokers,
+    groupId: value.groupId as string,
+    ...(topics ? { topics } : {}),
+    ...(topicPattern ? { topicPattern } : {}),
+    config,
+  };
+}
+
+function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
+  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs'])) return undefined;
+  const shape = 'redis://[user[:password]@]host[:port][/db] or rediss://...';
+  let urlOk = false;
+  if (typeof value.url !== 'string' || value.url.length === 0) {
+    c.fail('redis.url', `expected a URL ${shape}, got ${value.url === undefined ? 'undefined' : typeof value.url === 'string' ? 'an empty string' : typeof value.url}`);
+  } else {
+    // Never echo the URL: it may hold a password.
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(value.url);
+    } catch {
+      c.fail('redis.url', `expected a URL ${shape}, got a string that is not a URL`);
+    }
+    if (parsed) {
+      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+        c.fail('redis.url', `expected the scheme redis:// or rediss://, got ${JSON.stringify(parsed.protocol.slice(0, 20) + '//')}`);
+      } else if (!parsed.hostname) {
+        c.fail('redis.url', `expected a host (${shape})`);
+      } else if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d{1,5}$/.test(parsed.pathname)) {
+        c.fail('redis.url', `expected an optional database number as the path (/0, /1, ...), got ${JSON.stringify(parsed.pathname.slice(0, 20))}`);
+      } else if (parsed.search || parsed.hash) {
+        c.fail('redis.url', 'query parameters and fragments are not supported');
+      } else urlOk = true;
+    }
+  }
+  const connectTimeoutMs = value.connectTimeoutMs ?? DEFAULTS.redis.connectTimeoutMs;
+  const commandTimeoutMs = value.commandTimeoutMs ?? DEFAULTS.redis.commandTimeoutMs;
+  const a = c.integer('redis.connectTimeoutMs', connectTimeoutMs, 1, 600_000);
+  const b = c.integer('redis.commandTimeoutMs', commandTimeoutMs, 1, 600_000);
+  if (!urlOk || !a || !b) return undefined;
+  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs };
+}
+
+function checkTemplateList(c: Checker, path: string, value: unknown): string[] | undefined {
+  if (!c.array(path, value)) return undefined;
+  let ok = true;
+  value.forEach((t, i) => {
+    if (!c.template(`${path}[${i}]`, t)) ok = false;
+  });
+  return ok ? [...(value as string[])] : undefined;
+}
+
+/** Validates rules alone (used by the CLI); issue paths start with `path`. */
+function checkRules(c: Checker, value: unknown, path = 'rules'): ResolvedCdcCacheOptions['rules'] | undefined {
+  if (!c.array(path, value)) return undefined;
+  const out: ResolvedCdcCacheOptions['rules'] = [];
+  let ok = true;
+  value.forEach((rule, i) => {
+    const at = `${path}[${i}]`;
+    const before = c.issues.length;
+    if (!c.object(at, rule, ['source', 'invalidate', 'refresh', 'onTruncate'])) {
+      ok = false;
+      return;
+    }
+    if (typeof rule.source !== 'string' || rule.source.length === 0 || /\s/.test(rule.source)) {
+      c.fail(`${at}.source`, `expected a source selector such as "public.customers", "inventory.*" or "*", got ${describe(rule.source)}`);
+    }
+    const invalidate = rule.invalidate === undefined ? [] : checkTemplateList(c, `${at}.invalidate`, rule.invalidate);
+    const onTruncate: string[] = [];
+    if (rule.onTruncate !== undefined && c.array(`${at}.onTruncate`, rule.onTruncate)) {
+      rule.onTruncate.forEach((t, j) => {
+        const tp = `${at}.onTruncate[${j}]`;
+        if (!c.template(tp, t)) return;
+        const check = checkTemplate(t as string);
+        if (check.ok && check.placeholders.length > 0) {
+          c.fail(tp, `placeholders are not available on truncate (a truncate carries no row), got ${describe(t)}`);
+        } else onTruncate.push(t as string);
+      });
+    }
+    let refresh: ResolvedCdcCacheOptions['rules'][number]['refresh'];
+    if (rule.refresh !== undefined && c.object(`${at}.refresh`, rule.refresh, ['key', 'fields', 'ttlSeconds'])) {
+      const r = rule.refresh;
+      c.template(`${at}.refresh.key`, r.key);
+      const fields: string[] = [];
+      if (r.fields !== undefined && c.array(`${at}.refresh.fields`, r.fields)) {
+        r.fields.forEach((f, j) => {
+          if (typeof f !== 'string' || !isFieldPath(f)) {
+            c.fail(`${at}.refresh.fields[${j}]`, `expected a field path (identifier segments joined by "."), got ${describe(f)}`);
+          } else fields.push(f);
+        });
+      }
+      const ttlSeconds = r.ttlSeconds ?? 0;
+      c.integer(`${at}.refresh.ttlSeconds`, ttlSeconds, 0, 2_147_483_647);
+      refresh = { key: r.key as string, fields, ttlSeconds: ttlSeconds as number };
+    }
+    if (rule.invalidate === undefined && rule.refresh === undefined && rule.onTruncate === undefined) {
+      c.fail(at, 'expected at least one of invalidate, refresh or onTruncate');
+    }
+    if (c.issues.length !== before) {
+      ok = false;
+      return;
+    }
+    out.push({
+      source: rule.source as string,
+      invalidate: invalidate ?? [],
+      ...(refresh ? { refresh } : {}),
+      onTruncate,
+    });
+  });
+  return ok ? out : undefined;
+}
+
+function checkLogger(c: Checker, value: unknown): CdcCacheLogger | undefined {
+  if (typeof value !== 'object' || value === null) {
+    c.fail('logger', `expected an object with debug, info, warn and error methods, got ${describe(value)}`);
+    return undefined;
+  }
+  let ok = true;
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof (value as Record<string, unknown>)[level] !== 'function') {
+      c.fail(`logger.${level}`, `expected a function, got ${describe((value as Record<string, unknown>)[level])}`);
+      ok = false;
+    }
+  }
+  return ok ? (value as CdcCacheLogger) : undefined;
+}
+
+function throwIssues(options: unknown, issues: ConfigIssue[]): never {
+  const redact = createRedactor(options);
+  throw new CdcCacheConfigError(issues.map((i) => ({ path: i.path, message: redact(i.message) })));
+}
+
+/**
+ * Validates options and fills in defaults. Throws CdcCacheConfigError naming every offending
+ * option path (secrets redacted). Unknown options are rejected.
+ */
+export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
+  const c = new Checker();
+  if (!c.object('', options, TOP_LEVEL_KEYS)) {
+    c.issues.splice(0, c.issues.length, { path: '', message: `options: expected an object, got ${describe(options)}` });
+    throwIssues(options, c.issues);
+  }
+  const o = options as Record<string, unknown>;
+  const kafka = o.kafka === undefined ? (c.fail('kafka', 'required option is missing'), undefined) : checkKafka(c, o.kafka);
+  const redis = o.redis === undefined ? (c.fail('redis', 'required option is missing'), undefined) : checkRedis(c, o.redis);
+  const rules = o.rules === undefined ? [] : checkRules(c, o.rules);
+
+  const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
+  c.string('keyPrefix', keyPrefix);
+  const deleteCommand = o.deleteCommand ?? DEFAULTS.deleteCommand;
+  if (deleteCommand !== 'UNLINK' && deleteCommand !== 'DEL') {
+    c.fail('deleteCommand', `expected "UNLINK" or "DEL", got ${describe(deleteCommand)}`);
+  }
+  if (o.deadLetterTopic !== undefined && (typeof o.deadLetterTopic !== 'string' || !TOPIC_NAME_RE.test(o.deadLetterTopic))) {
+    c.fail('deadLetterTopic', `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(o.deadLetterTopic)}`);
+  }
+
+  const batch = { ...DEFAULTS.batch };
+  if (o.batch !== undefined && c.object('batch', o.batch, ['maxEvents', 'maxWaitMs', 'maxInFlight'])) {
+    Object.assign(batch, stripUndefined(o.batch));
+  }
+  c.integer('batch.maxEvents', batch.maxEvents, 1, 100_000);
+  c.integer('batch.maxWaitMs', batch.maxWaitMs, 0, 60_000);
+  c.integer('batch.maxInFlight', batch.maxInFlight, 1, 1024);
+
+  const commitIntervalMs = o.commitIntervalMs ?? DEFAULTS.commitIntervalMs;
+  c.integer('commitIntervalMs', commitIntervalMs, 1, 3_600_000);
+
+  const handlers = { ...DEFAULTS.handlers };
+  if (o.handlers !== undefined && c.object('handlers', o.handlers, ['maxBatchSize', 'maxInFlight', 'attempts', 'retryDelayMs'])) {
+    Object.assign(handlers, stripUndefined(o.handlers));
+  }
+  c.integer('handlers.maxBatchSize', handlers.maxBatchSize, 1, 100_000);
+  c.integer('handlers.maxInFlight', handlers.maxInFlight, 1, 1024);
+  c.integer('handlers.attempts', handlers.attempts, 1, 100);
+  c.integer('handlers.retryDelayMs', handlers.retryDelayMs, 0, 600_000);
+
+  const logger = o.logger === undefined ? undefined : checkLogger(c, o.logger);
+
+  if (c.issues.length > 0 || !kafka || !redis || !rules) throwIssues(options, c.issues);
+  return {
+    kafka,
+    redis,
+    rules,
+    keyPrefix: keyPrefix as string,
+    deleteCommand: deleteCommand as DeleteCommand,
+    ...(o.deadLetterTopic !== undefined ? { deadLetterTopic: o.deadLetterTopic as string } : {}),
+    batch,
+    commitIntervalMs: commitIntervalMs as number,
+    handlers,
+    ...(logger ? { logger } : {}),
+  };
+}
+
+function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Validates a rules array alone (the CLI's --rules file). Throws CdcCacheConfigError. */
+export function validateRules(rules: unknown, path = 'rules'): ResolvedCdcCacheOptions['rules'] {
+  const c = new Checker();
+  const out = checkRules(c, rules, path);
+  if (c.issues.length > 0 || !out) throw new CdcCacheConfigError(c.issues);
+  return out;
+}
+
+/** Validates an onChange selector (same glob syntax as rule sources). */
+export function validateSelector(selector: unknown, path = 'onChange selector'): string {
+  if (typeof selector !== 'string' || selector.length === 0 || /\s/.test(selector)) {
+    throw new CdcCacheConfigError([
+      { path, message: `${path}: expected a source selector such as "public.customers", "inventory.*" or "*", got ${describe(selector)}` },
+    ]);
+  }
+  return selector;
+}
+
+/** The native engine's config: resolved options (without JS-only settings) plus the JS handler selectors. */
+export function toNativeConfig(resolved: ResolvedCdcCacheOptions, jsHandlers: JsHandlerRegistration[] = []): NativeEngineConfig {
+  return {
+    kafka: resolved.kafka,
+    redis: resolved.redis,
+    rules: resolved.rules,
+    keyPrefix: resolved.keyPrefix,
+    deleteCommand: resolved.deleteCommand,
+    ...(resolved.deadLetterTopic !== undefined ? { deadLetterTopic: resolved.deadLetterTopic } : {}),
+    batch: resolved.batch,
+    commitIntervalMs: resolved.commitIntervalMs,
+    handlers: { maxBatchSize: resolved.handlers.maxBatchSize, maxInFlight: resolved.handlers.maxInFlight },
+    jsHandlers: jsHandlers.map((h) => ({ id: h.id, source: h.source })),
+  };
+}

@@ -1,0 +1,107 @@
+// Shapes that cross the native boundary: change events given to handlers and stats snapshots.
+// They are produced by the C++ core; TypeScript never parses Debezium JSON itself.
+
+export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't' | 'm';
+export type ChangeKind = 'change' | 'tombstone' | 'heartbeat' | 'transaction' | 'schema_change' | (string & {});
+
+export interface ChangeEventSource {
+  /** "postgresql", "mysql", "mongodb", or "" when unknown. */
+  connector: string;
+  db: string;
+  /** PostgreSQL schema; "" for MySQL/MongoDB. */
+  schema: string;
+  /** Table or MongoDB collection. */
+  table: string;
+  /** The name selectors match: "schema.table" (PostgreSQL), "db.table" (MySQL/MongoDB). */
+  name: string;
+  /** LSN / binlog file:pos / oplog position, for logs. */
+  position: string;
+  /** Commit time in the source database (ms since epoch), 0 when unknown. */
+  tsMs: number;
+}
+
+/** A decoded change delivered to onChange handlers. */
+export interface ChangeEvent {
+  kind: ChangeKind;
+  /** Debezium's op letter; null for messages without one (heartbeat, transaction, schema change). */
+  op: ChangeOp | null;
+  source: ChangeEventSource;
+  /** Row image before the change (null for creates, and often for PostgreSQL updates). */
+  before: Record<string, unknown> | null;
+  /** Row image after the change (null for deletes). */
+  after: Record<string, unknown> | null;
+  /** The decoded Kafka message key. */
+  key: Record<string, unknown> | null;
+  topic: string;
+  partition: number;
+  /** Kafka offset; a string because offsets are 64-bit. */
+  offset: string;
+  /** When Debezium processed the event (ms since epoch). */
+  timestampMs: number;
+}
+
+export interface LagSummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface PartitionStats {
+  topic: string;
+  partition: number;
+  /** Committed offset (64-bit, as a string). */
+  committed: string;
+  /** Next offset to fetch (64-bit, as a string). */
+  position: string;
+  /** Messages behind the high watermark. */
+  lag: number;
+}
+
+/** A snapshot of the engine's counters (all cumulative since start unless noted). */
+export interface CdcCacheStats {
+  running: boolean;
+  healthy: boolean;
+  redisConnected: boolean;
+  consumed: number;
+  applied: number;
+  skipped: {
+    tombstone: number;
+    heartbeat: number;
+    transaction: number;
+    schemaChange: number;
+    noRule: number;
+    truncate: number;
+    message: number;
+  };
+  missingFields: number;
+  deadLettered: number;
+  keysDeleted: number;
+  keysRefreshed: number;
+  redis: { roundTrips: number; commands: number; errors: number; reconnects: number; batchSizeAvg: number };
+  handlers: { delivered: number; inFlight: number; failed: number };
+  partitions: PartitionStats[];
+  /** End-to-end lag in ms from the source commit (source) and from the Kafka timestamp (kafka) to the Redis ack. */
+  lagMs: { source: LagSummary; kafka: LagSummary };
+}
+
+/** The stats of an invalidator that is not running. */
+export function emptyStats(): CdcCacheStats {
+  const lag = (): LagSummary => ({ count: 0, p50: 0, p99: 0, max: 0 });
+  return {
+    running: false,
+    healthy: false,
+    redisConnected: false,
+    consumed: 0,
+    applied: 0,
+    skipped: { tombstone: 0, heartbeat: 0, transaction: 0, schemaChange: 0, noRule: 0, truncate: 0, message: 0 },
+    missingFields: 0,
+    deadLettered: 0,
+    keysDeleted: 0,
+    keysRefreshed: 0,
+    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, batchSizeAvg: 0 },
+    handlers: { delivered: 0, inFlight: 0, failed: 0 },
+    partitions: [],
+    lagMs: { source: lag(), kafka: lag() },
+  };
+}

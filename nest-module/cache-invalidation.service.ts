@@ -1,0 +1,148 @@
+// The injectable face of cdc-cache in a Nest app. Lifecycle:
+//   constructor          options validated (a bad option fails module initialisation)
+//   onModuleInit         @OnChange methods discovered and registered
+//   onApplicationBootstrap  the engine starts consuming (after every module's onModuleInit)
+//   onModuleDestroy / beforeApplicationShutdown  in-flight handlers drained, offsets committed, stopped
+
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  OnModuleInit,
+} from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+
+import { createInvalidator, type ChangeHandler, type Invalidator } from '../lib/invalidator';
+import type { CdcCacheLogger, CdcCacheOptions, ResolvedCdcCacheOptions } from '../lib/options';
+import type { CdcCacheStats } from '../lib/types';
+import { CACHE_INVALIDATION_OPTIONS } from './cache-invalidation.module-definition';
+import { ON_CHANGE_METADATA } from './on-change.decorator';
+
+export interface RegisteredChangeHandler {
+  selector: string;
+  /** "ClassName.method" for discovered handlers, "manual" for onChange() calls. */
+  target: string;
+}
+
+function nestLogger(logger: Logger): CdcCacheLogger {
+  return {
+    debug: (m) => logger.debug(m),
+    info: (m) => logger.log(m),
+    warn: (m) => logger.warn(m),
+    error: (m) => logger.error(m),
+  };
+}
+
+@Injectable()
+export class CacheInvalidationService
+  implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger('CacheInvalidation');
+  private readonly invalidator: Invalidator;
+  private readonly handlers: RegisteredChangeHandler[] = [];
+  private discovered = false;
+
+  constructor(
+    @Inject(CACHE_INVALIDATION_OPTIONS) options: CdcCacheOptions,
+    private readonly discovery: DiscoveryService,
+    private readonly metadataScanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {
+    this.invalidator = createInvalidator({ ...options, logger: options?.logger ?? nestLogger(this.logger) });
+  }
+
+  onModuleInit(): void {
+    this.discoverHandlers();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.discoverHandlers();
+    await this.invalidator.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.invalidator.stop();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.invalidator.stop();
+  }
+
+  /** Deletes keys (keyPrefix applied); resolves with the number Redis deleted. */
+  invalidate(keys: string[]): Promise<number> {
+    return this.invalidator.invalidate(keys);
+  }
+
+  stats(): CdcCacheStats {
+    return this.invalidator.stats();
+  }
+
+  isHealthy(): boolean {
+    return this.invalidator.isHealthy();
+  }
+
+  /** Registers a handler by hand (before the application bootstraps). */
+  onChange(selector: string, handler: ChangeHandler): void {
+    this.invalidator.onChange(selector, handler);
+    this.handlers.push({ selector, target: 'manual' });
+  }
+
+  /** Handlers registered so far: discovered @OnChange methods and manual onChange() calls. */
+  registeredHandlers(): RegisteredChangeHandler[] {
+    return this.handlers.map((h) => ({ ...h }));
+  }
+
+  /** Selectors registered so far, in registration order. */
+  registeredSelectors(): string[] {
+    return this.invalidator.selectors();
+  }
+
+  /** The resolved options, secrets redacted. */
+  describeOptions(): Omit<ResolvedCdcCacheOptions, 'logger'> {
+    return this.invalidator.describeOptions();
+  }
+
+  /** Lifecycle state of the underlying invalidator. */
+  get state(): Invalidator['state'] {
+    return this.invalidator.state;
+  }
+
+  // As nestjs/event-emitter's EventSubscribersLoader: scan every static provider and controller
+  // instance for decorated methods. Request-scoped/transient providers have no single instance
+  // to call, so they are skipped with a warning.
+  private discoverHandlers(): void {
+    if (this.discovered) return;
+    this.discovered = true;
+    const seen = new Set<unknown>();
+    const wrappers: InstanceWrapper[] = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
+    for (const wrapper of wrappers) {
+      const { instance } = wrapper;
+      if (!instance || typeof instance !== 'object' || wrapper.isAlias || seen.has(instance)) continue;
+      seen.add(instance);
+      const prototype = Object.getPrototypeOf(instance);
+      if (!prototype) continue;
+      for (const methodName of this.metadataScanner.getAllMethodNames(prototype)) {
+        const method = (instance as Record<string, unknown>)[methodName];
+        if (typeof method !== 'function') continue;
+        const selectors = this.reflector.get<string[] | undefined>(ON_CHANGE_METADATA, method);
+        if (!selectors || selectors.length === 0) continue;
+        const target = `${(instance as object).constructor?.name ?? 'anonymous'}.${methodName}`;
+        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+          this.logger.warn(`@OnChange on ${target} ignored: request-scoped and transient providers are not supported`);
+          continue;
+        }
+        for (const selector of selectors) {
+          this.invalidator.onChange(selector, (events) => (method as ChangeHandler).call(instance, events));
+          this.handlers.push({ selector, target });
+        }
+      }
+    }
+    if (this.handlers.length > 0) {
+      this.logger.log(`registered ${this.handlers.length} change handler(s): ${this.handlers.map((h) => `${h.target} <- ${h.selector}`).join(', ')}`);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// cdc-cache/nest: the NestJS module. Loads neither @nestjs/terminus (see 'cdc-cache/nest/health')
+// nor prom-client (required lazily by CacheInvalidationMetrics).
+
+export { CacheInvalidationModule } from './cache-invalidation.module';
+export { CacheInvalidationService } from './cache-invalidation.service';
+export type { RegisteredChangeHandler } from './cache-invalidation.service';
+export {
+  CACHE_INVALIDATION_OPTIONS,
+  ConfigurableModuleClass as CacheInvalidationConfigurableModule,
+} from './cache-invalidation.module-definition';
+export type {
+  CacheInvalidationModuleOptions,
+  CacheInvalidationModuleAsyncOptions,
+} from './cache-invalidation.module-definition';
+export { OnChange, ON_CHANGE_METADATA } from './on-change.decorator';
+export { CacheInvalidationMetrics, CACHE_INVALIDATION_METRICS_REGISTRY } from './metrics';
+export type {
+  CdcCacheOptions,
+  CdcCacheLogger,
+  CdcCacheRule,
+  ChangeEvent,
+  CdcCacheStats,
+  ChangeHandler,
+} from '../lib/index';
+export { CdcCacheConfigError } from '../lib/errors';
