@@ -21,6 +21,15 @@ enum class Op : char {
   message = 'm',
 };
 
+// JSON type of a Field's value, so a value can be written back as JSON (refresh, explain).
+enum class FieldType : uint8_t {
+  string,   // value is the unescaped text (also ObjectId hex, EJSON $date strings)
+  number,   // value is the number token exactly as written
+  boolean,  // "true" / "false"
+  null,     // value empty, is_null set
+  json,     // value is raw JSON text (arrays, unrecognised EJSON objects): not usable in keys
+};
+
 // One scalar of a row image. Nested objects are flattened: {"address":{"city":"X"}} gives the
 // path "address.city". value holds the canonical text used in keys: a string without its
 // quotes, an integer exactly as written, an ObjectId as its hex string, other numbers as written.
@@ -29,6 +38,7 @@ struct Field {
   std::string value;
   bool is_null = false;
   bool is_unavailable = false;  // Debezium's "__debezium_unavailable_value" placeholder
+  FieldType type = FieldType::string;
 };
 
 struct RowImage {
@@ -66,6 +76,9 @@ struct ChangeEvent {
   RowImage after;
   RowImage key;          // the decoded Kafka message key (fields usable as {key.x} in templates)
   int64_t ts_ms = 0;     // when Debezium processed the event
+  std::string tx_id;      // transaction.id of a data event, or the id of a transaction-metadata event
+  std::string tx_status;  // "BEGIN" / "END" for EventKind::transaction
+  std::string update_description;  // MongoDB updateDescription as raw JSON text, empty when absent
 
   void clear() {
     kind = EventKind::change;
@@ -75,6 +88,9 @@ struct ChangeEvent {
     after.clear();
     key.clear();
     ts_ms = 0;
+    tx_id.clear();
+    tx_status.clear();
+    update_description.clear();
   }
 };
 

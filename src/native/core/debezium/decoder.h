@@ -19,7 +19,13 @@ class Decoder {
   Decoder& operator=(const Decoder&) = delete;
 
   // value_is_null: the Kafka value was null (a tombstone); an empty value is a tombstone too.
-  // key may be empty (null key). On error the Status names what is wrong and where.
+  // key may be empty (null key). On error the Status names what is wrong and where
+  // ("payload.op: unknown op \"x\"", "value: malformed JSON (...) near byte N").
+  //
+  // Ownership: value and key are only read during the call (copied into a padded buffer), so the
+  // Kafka message may be released afterwards. Everything in `out` is an owned copy. `out` is reset
+  // and refilled on every call (its string/vector capacity is reused): move or copy the event if
+  // it must outlive the next decode. After an error `out` is unspecified (do not use it).
   Status decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out);
 
  private:

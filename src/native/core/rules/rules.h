@@ -56,6 +56,12 @@ class RuleSet {
 
   // Appends the commands for one change (deduplicated keys). Returns false in matched when no rule
   // matches the source. An error Status means the event cannot be applied (dead-letter it).
+  // Details: at most one UNLINK/DEL (all keys as argv) comes first, then refresh SETs. Non-change
+  // kinds (tombstone, heartbeat, ...) give matched=false and nothing; ops t/m give matched=true when
+  // a rule matches (t: the onTruncate keys, or counters.truncate_ignored++; m: nothing). Row
+  // placeholders are rendered over before and after; when the event carries neither image (MongoDB
+  // delete without pre-image) they are rendered from the message key. On error nothing is appended.
+  // counters are added to, never reset. plan() has no mutable state: safe from several threads.
   Status plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
               PlanCounters& counters) const;
 

@@ -1,0 +1,529 @@
+// Rules: compiled once (templates split into literal/placeholder segments, globs classified), then
+// plan() renders keys with plain string appends: no regex, no parsing on the hot path.
+#include "rules/rules.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "debezium/json_text.h"
+
+namespace cdc {
+
+namespace {
+
+// ---- source globs ------------------------------------------------------------------------------
+
+// '*' matches any run of characters (also empty); every other character matches itself.
+bool glob_match(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_t = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+struct SourceMatcher {
+  enum class Kind { any, exact, glob } kind = Kind::exact;
+  std::string pattern;
+
+  void compile(const std::string& source) {
+    pattern = source;
+    if (source.find_first_not_of('*') == std::string::npos) kind = Kind::any;
+    else if (source.find('*') == std::string::npos) kind = Kind::exact;
+    else kind = Kind::glob;
+  }
+  bool matches(std::string_view name) const {
+    switch (kind) {
+      case Kind::any: return true;
+      case Kind::exact: return name == pattern;
+      case Kind::glob: return glob_match(pattern, name);
+    }
+    return false;
+  }
+};
+
+// ---- templates ---------------------------------------------------------------------------------
+
+struct Segment {
+  enum class Kind { literal, row_field, key_field } kind = Kind::literal;
+  std::string text;  // literal text, or the field path (without "key.")
+};
+
+struct Template {
+  std::vector<Segment> segments;
+  bool uses_row = false;
+  bool uses_key = false;
+  std::string where;  // "rules[0].invalidate[1]" for error messages
+};
+
+bool valid_path(std::string_view path) {
+  if (path.empty() || path.front() == '.' || path.back() == '.') return false;
+  if (path.find("..") != std::string_view::npos) return false;
+  return true;
+}
+
+Status compile_template(const std::string& text, const std::string& where, Template& out) {
+  out = Template{};
+  out.where = where;
+  auto bad = [&]() {
+    return Status::Error(where + ": unknown placeholder syntax " + quote_for_message(text, 200));
+  };
+  std::string literal;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (c == '{') {
+      if (i + 1 < text.size() && text[i + 1] == '{') {
+        literal.push_back('{');
+        i += 2;
+        continue;
+      }
+      size_t close = text.find_first_of("{}", i + 1);
+      if (close == std::string::npos || text[close] != '}') return bad();
+      std::string_view path(text.data() + i + 1, close - i - 1);
+      if (!valid_path(path)) return bad();
+      if (!literal.empty()) {
+        out.segments.push_back({Segment::Kind::literal, literal});
+        literal.clear();
+      }
+      Segment seg;
+      if (path.size() > 4 && path.substr(0, 4) == "key.") {
+        seg.kind = Segment::Kind::key_field;
+        seg.text = std::string(path.substr(4));
+        out.uses_key = true;
+      } else {
+        seg.kind = Segment::Kind::row_field;
+        seg.text = std::string(path);
+        out.uses_row = true;
+      }
+      out.segments.push_back(std::move(seg));
+      i = close + 1;
+    } else if (c == '}') {
+      if (i + 1 < text.size() && text[i + 1] == '}') {
+        literal.push_back('}');
+        i += 2;
+        continue;
+      }
+      return bad();
+    } else {
+      literal.push_back(c);
+      ++i;
+    }
+  }
+  if (!literal.empty()) out.segments.push_back({Segment::Kind::literal, literal});
+  return Status::Ok();
+}
+
+enum class Render { ok, missing, type_error };
+
+// Looks a scalar up; classifies objects (flattened into "path.x") and arrays as type errors.
+Render lookup(const RowImage& image, const std::string& path, const Field*& out, std::string& why) {
+  out = image.find(path);
+  if (!out) {
+    for (const Field& f : image.fields) {
+      if (f.path.size() > path.size() && f.path[path.size()] == '.' && f.path.compare(0, path.size(), path) == 0) {
+        why = "is an object, not a scalar";
+        return Render::type_error;
+      }
+    }
+    return Render::missing;
+  }
+  if (out->is_null || out->is_unavailable) return Render::missing;
+  if (out->type == FieldType::json) {
+    why = "is an array or object, not a scalar";
+    return Render::type_error;
+  }
+  return Render::ok;
+}
+
+// Renders a template over one row image (row may be null when the template has no row fields).
+Render render(const Template& tpl, const RowImage* row, const RowImage& key, std::string& out,
+              std::string& bad_field, std::string& why) {
+  out.clear();
+  for (const Segment& seg : tpl.segments) {
+    if (seg.kind == Segment::Kind::literal) {
+      out.append(seg.text);
+      continue;
+    }
+    const RowImage* image = seg.kind == Segment::Kind::key_field ? &key : row;
+    if (!image || !image->present) return Render::missing;
+    const Field* field = nullptr;
+    Render r = lookup(*image, seg.text, field, why);
+    if (r != Render::ok) {
+      bad_field = seg.kind == Segment::Kind::key_field ? "key." + seg.text : seg.text;
+      return r;
+    }
+    out.append(field->value);
+  }
+  return Render::ok;
+}
+
+struct CompiledRefresh {
+  Template key;
+  std::vector<std::string> fields;
+  std::string ttl;  // decimal seconds, empty: no TTL
+};
+
+struct CompiledRule {
+  SourceMatcher source;
+  std::vector<Template> invalidate;
+  bool has_refresh = false;
+  CompiledRefresh refresh;
+  std::vector<std::string> truncate_keys;  // already prefixed
+  std::string where;                       // "rules[3]"
+};
+
+void add_unique(std::vector<std::string>& argv, size_t first, std::string&& key) {
+  for (size_t i = first; i < argv.size(); ++i)
+    if (argv[i] == key) return;
+  argv.push_back(std::move(key));
+}
+
+}  // namespace
+
+struct RuleSet::Impl {
+  std::vector<CompiledRule> rules;
+  RuleOptions options;
+  std::string delete_command;
+
+  Status type_error(const Template& tpl, const std::string& field, const std::string& why) const {
+    return Status::Error(tpl.where + ": field " + quote_for_message(field) + " " + why);
+  }
+
+  // Renders tpl over every image it applies to and adds the keys (prefixed) to argv.
+  Status add_template_keys(const Template& tpl, const ChangeEvent& e, std::vector<std::string>& argv,
+                           PlanCounters& counters, std::string& scratch) const {
+    std::string bad_field, why;
+    auto emit = [&](const RowImage* row) -> Status {
+      Render r = render(tpl, row, e.key, scratch, bad_field, why);
+      if (r == Render::type_error) return type_error(tpl, bad_field, why);
+      if (r == Render::missing) {
+        ++counters.missing_field;
+        return Status::Ok();
+      }
+      std::string key;
+      key.reserve(options.key_prefix.size() + scratch.size());
+      key.append(options.key_prefix).append(scratch);
+      add_unique(argv, 1, std::move(key));
+      return Status::Ok();
+    };
+    if (!tpl.uses_row) return emit(nullptr);
+    if (!e.before.present && !e.after.present) {
+      // No document at all (MongoDB delete without pre-image, update without full document):
+      // the message key is the primary key, so render the row fields from it.
+      return emit(&e.key);
+    }
+    if (e.before.present) {
+      Status st = emit(&e.before);
+      if (!st.ok()) return st;
+    }
+    if (e.after.present) return emit(&e.after);
+    return Status::Ok();
+  }
+
+  // The refresh key rendered from the first available of: image, key.
+  Status render_refresh_key(const CompiledRule& rule, const RowImage* image, const ChangeEvent& e,
+                            std::string& out, bool& ok, PlanCounters& counters) const {
+    std::string bad_field, why, scratch;
+    const RowImage* row = image && image->present ? image : &e.key;
+    Render r = render(rule.refresh.key, rule.refresh.key.uses_row ? row : nullptr, e.key, scratch, bad_field, why);
+    if (r == Render::type_error) return type_error(rule.refresh.key, bad_field, why);
+    ok = r == Render::ok;
+    if (!ok) {
+      ++counters.missing_field;
+      return Status::Ok();
+    }
+    out.clear();
+    out.append(options.key_prefix).append(scratch);
+    return Status::Ok();
+  }
+
+  // The value a refresh writes: the whole after image, or an object with the chosen fields.
+  // False when the image holds an unavailable (TOAST) placeholder: caching it would be wrong.
+  static bool refresh_value(const CompiledRefresh& refresh, const RowImage& after, std::string& out) {
+    out.clear();
+    if (refresh.fields.empty()) {
+      for (const Field& f : after.fields)
+        if (f.is_unavailable) return false;
+      out = after.json;
+      return true;
+    }
+    out.push_back('{');
+    for (const std::string& path : refresh.fields) {
+      const Field* f = after.find(path);
+      if (!f) continue;
+      if (f->is_unavailable) return false;
+      if (out.size() > 1) out.push_back(',');
+      append_json_string(out, path);
+      out.push_back(':');
+      switch (f->type) {
+        case FieldType::string: append_json_string(out, f->value); break;
+        case FieldType::null: out.append("null"); break;
+        default: out.append(f->value); break;
+      }
+    }
+    out.push_back('}');
+    return true;
+  }
+};
+
+RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
+RuleSet::~RuleSet() = default;
+RuleSet::RuleSet(RuleSet&&) noexcept = default;
+RuleSet& RuleSet::operator=(RuleSet&&) noexcept = default;
+
+Status RuleSet::compile(const std::vector<RuleSpec>& specs, const RuleOptions& options, RuleSet& out) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->delete_command = options.use_unlink ? "UNLINK" : "DEL";
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const RuleSpec& spec = specs[i];
+    CompiledRule rule;
+    rule.where = "rules[" + std::to_string(i) + "]";
+    if (spec.source.empty()) return Status::Error(rule.where + ".source: expected a non-empty string");
+    rule.source.compile(spec.source);
+    for (size_t j = 0; j < spec.invalidate.size(); ++j) {
+      Template tpl;
+      std::string where = rule.where + ".invalidate[" + std::to_string(j) + "]";
+      if (spec.invalidate[j].empty()) return Status::Error(where + ": expected a non-empty string");
+      Status st = compile_template(spec.invalidate[j], where, tpl);
+      if (!st.ok()) return st;
+      rule.invalidate.push_back(std::move(tpl));
+    }
+    if (spec.refresh) {
+      rule.has_refresh = true;
+      std::string where = rule.where + ".refresh.key";
+      if (spec.refresh->key.empty()) return Status::Error(where + ": expected a non-empty string");
+      Status st = compile_template(spec.refresh->key, where, rule.refresh.key);
+      if (!st.ok()) return st;
+      for (size_t j = 0; j < spec.refresh->fields.size(); ++j) {
+        if (!valid_path(spec.refresh->fields[j]))
+          return Status::Error(rule.where + ".refresh.fields[" + std::to_string(j) + "]: expected a field path");
+      }
+      rule.refresh.fields = spec.refresh->fields;
+      if (spec.refresh->ttl_seconds < 0)
+        return Status::Error(rule.where + ".refresh.ttlSeconds: expected a non-negative integer");
+      if (spec.refresh->ttl_seconds > 0) rule.refresh.ttl = std::to_string(spec.refresh->ttl_seconds);
+    }
+    for (size_t j = 0; j < spec.on_truncate.size(); ++j) {
+      std::string where = rule.where + ".onTruncate[" + std::to_string(j) + "]";
+      if (spec.on_truncate[j].empty()) return Status::Error(where + ": expected a non-empty string");
+      Template tpl;
+      Status st = compile_template(spec.on_truncate[j], where, tpl);
+      if (!st.ok()) return st;
+      if (tpl.uses_row || tpl.uses_key)
+        return Status::Error(where + ": placeholders are not allowed here (a truncate carries no row)");
+      std::string key = options.key_prefix;
+      for (const Segment& seg : tpl.segments) key += seg.text;
+      rule.truncate_keys.push_back(std::move(key));
+    }
+    impl->rules.push_back(std::move(rule));
+  }
+  out.impl_ = std::move(impl);
+  return Status::Ok();
+}
+
+bool RuleSet::matches(std::string_view source_name) const {
+  for (const CompiledRule& rule : impl_->rules)
+    if (rule.source.matches(source_name)) return true;
+  return false;
+}
+
+Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
+                     PlanCounters& counters) const {
+  matched = false;
+  if (event.kind != EventKind::change) return Status::Ok();
+  const Impl& impl = *impl_;
+
+  size_t first_command = out.size();
+  out.emplace_back();
+  std::vector<std::string>& del = out.back().argv;
+  del.push_back(impl.delete_command);
+  std::vector<Command> sets;  // refresh SETs go after the delete
+  std::string scratch;
+
+  for (const CompiledRule& rule : impl.rules) {
+    if (!rule.source.matches(event.source.name)) continue;
+    matched = true;
+    switch (event.op) {
+      case Op::truncate:
+        for (const std::string& key : rule.truncate_keys) add_unique(del, 1, std::string(key));
+        continue;
+      case Op::message:
+      case Op::none:
+        continue;
+      default:
+        break;
+    }
+    for (const Template& tpl : rule.invalidate) {
+      Status st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
+      if (!st.ok()) {
+        out.resize(first_command);
+        return st;
+      }
+    }
+    if (!rule.has_refresh) continue;
+    std::string key;
+    bool ok = false;
+    Status st = Status::Ok();
+    bool write = event.op != Op::remove && event.after.present;
+    if (write) {
+      st = impl.render_refresh_key(rule, &event.after, event, key, ok, counters);
+      std::string value;
+      if (st.ok() && ok) {
+        if (Impl::refresh_value(rule.refresh, event.after, value)) {
+          Command set;
+          set.argv.reserve(5);
+          set.argv.push_back("SET");
+          set.argv.push_back(key);
+          set.argv.push_back(std::move(value));
+          if (!rule.refresh.ttl.empty()) {
+            set.argv.push_back("EX");
+            set.argv.push_back(rule.refresh.ttl);
+          }
+          sets.push_back(std::move(set));
+        } else {
+          add_unique(out[first_command].argv, 1, std::move(key));  // TOAST placeholder: drop instead
+        }
+      }
+    } else {
+      // Delete (or an update without the new document): the cached copy must go.
+      st = impl.render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, key, ok, counters);
+      if (st.ok() && ok) add_unique(out[first_command].argv, 1, std::move(key));
+    }
+    if (!st.ok()) {
+      out.resize(first_command);
+      return st;
+    }
+  }
+
+  std::vector<std::string>& argv = out[first_command].argv;
+  if (matched && event.op == Op::truncate && argv.size() == 1) ++counters.truncate_ignored;
+  // A key that is refreshed need not be deleted first: the SET replaces it.
+  if (!sets.empty() && argv.size() > 1) {
+    argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
+                              [&](const std::string& k) {
+                                for (const Command& s : sets)
+                                  if (s.argv[1] == k) return true;
+                                return false;
+                              }),
+               argv.end());
+  }
+  if (argv.size() == 1) out.erase(out.begin() + static_cast<std::ptrdiff_t>(first_command));
+  for (Command& set : sets) out.push_back(std::move(set));
+  return Status::Ok();
+}
+
+// ---- rules JSON ----------------------------------------------------------------------------
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+Status parse_string_array(dom::element el, const std::string& at, std::vector<std::string>& out) {
+  dom::array arr;
+  if (el.get_array().get(arr)) return Status::Error(at + ": expected an array of strings");
+  size_t j = 0;
+  for (dom::element item : arr) {
+    std::string_view s;
+    if (item.get_string().get(s) || s.empty())
+      return Status::Error(at + "[" + std::to_string(j) + "]: expected a non-empty string");
+    out.emplace_back(s);
+    ++j;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out, std::string_view path_prefix) {
+  out.clear();
+  std::string prefix(path_prefix);
+  dom::parser parser;
+  simdjson::padded_string padded(json);
+  dom::element root;
+  if (auto e = parser.parse(padded).get(root))
+    return Status::Error(prefix + ": invalid JSON (" + simdjson::error_message(e) + ")");
+  dom::array rules;
+  if (root.get_array().get(rules)) return Status::Error(prefix + ": expected an array of rules");
+  size_t i = 0;
+  for (dom::element rule_el : rules) {
+    std::string at = prefix + "[" + std::to_string(i++) + "]";
+    dom::object rule;
+    if (rule_el.get_object().get(rule)) return Status::Error(at + ": expected an object");
+    RuleSpec spec;
+    bool has_source = false;
+    for (dom::key_value_pair member : rule) {
+      std::string_view key = member.key;
+      std::string field_at = at + "." + std::string(key);
+      if (key == "source") {
+        std::string_view s;
+        if (member.value.get_string().get(s) || s.empty())
+          return Status::Error(field_at + ": expected a non-empty string");
+        spec.source = std::string(s);
+        has_source = true;
+      } else if (key == "invalidate") {
+        Status st = parse_string_array(member.value, field_at, spec.invalidate);
+        if (!st.ok()) return st;
+      } else if (key == "onTruncate") {
+        Status st = parse_string_array(member.value, field_at, spec.on_truncate);
+        if (!st.ok()) return st;
+      } else if (key == "refresh") {
+        dom::object refresh;
+        if (member.value.get_object().get(refresh)) return Status::Error(field_at + ": expected an object");
+        RefreshSpec rs;
+        bool has_key = false;
+        for (dom::key_value_pair r : refresh) {
+          std::string_view rkey = r.key;
+          std::string r_at = field_at + "." + std::string(rkey);
+          if (rkey == "key") {
+            std::string_view s;
+            if (r.value.get_string().get(s) || s.empty())
+              return Status::Error(r_at + ": expected a non-empty string");
+            rs.key = std::string(s);
+            has_key = true;
+          } else if (rkey == "fields") {
+            Status st = parse_string_array(r.value, r_at, rs.fields);
+            if (!st.ok()) return st;
+          } else if (rkey == "ttlSeconds") {
+            int64_t ttl = 0;
+            uint64_t uttl = 0;
+            if (!r.value.get_int64().get(ttl)) {
+              if (ttl < 0) return Status::Error(r_at + ": expected a non-negative integer");
+            } else if (!r.value.get_uint64().get(uttl)) {
+              return Status::Error(r_at + ": too large");
+            } else {
+              return Status::Error(r_at + ": expected a non-negative integer");
+            }
+            rs.ttl_seconds = ttl;
+          } else {
+            return Status::Error(r_at + ": unknown field (expected key, fields, ttlSeconds)");
+          }
+        }
+        if (!has_key) return Status::Error(field_at + ".key: missing");
+        spec.refresh = std::move(rs);
+      } else {
+        return Status::Error(field_at + ": unknown field (expected source, invalidate, refresh, onTruncate)");
+      }
+    }
+    if (!has_source) return Status::Error(at + ".source: expected a non-empty string");
+    out.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+}  // namespace cdc
