@@ -1,0 +1,300 @@
+#include "engine/config.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+
+namespace cdc {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+Status path_error(const std::string& path, std::string_view what) {
+  return Status::Error(path + ": " + std::string(what));
+}
+
+// Rejects any key that is not in `known`, so a typo never silently falls back to a default.
+Status check_known_fields(object obj, const std::string& path,
+                          std::initializer_list<std::string_view> known) {
+  for (auto field : obj) {
+    bool found = false;
+    for (std::string_view name : known) found = found || field.key == name;
+    if (!found) {
+      std::string where = path.empty() ? std::string(field.key) : path + "." + std::string(field.key);
+      return path_error(where, "unknown field");
+    }
+  }
+  return Status::Ok();
+}
+
+bool lookup(object obj, std::string_view key, element& out) {
+  auto result = obj[key];
+  if (result.error()) return false;
+  out = result.value_unsafe();
+  return !out.is_null();  // null means "not given"
+}
+
+Status get_object(element value, const std::string& path, object& out) {
+  if (value.type() != element_type::OBJECT) return path_error(path, "expected an object");
+  out = value.get_object().value_unsafe();
+  return Status::Ok();
+}
+
+Status get_non_empty_string(element value, const std::string& path, std::string& out) {
+  if (value.type() != element_type::STRING) return path_error(path, "expected a non-empty string");
+  std::string_view text = value.get_string().value_unsafe();
+  if (text.empty()) return path_error(path, "expected a non-empty string");
+  out = std::string(text);
+  return Status::Ok();
+}
+
+Status get_string(element value, const std::string& path, std::string& out) {
+  if (value.type() != element_type::STRING) return path_error(path, "expected a string");
+  out = std::string(value.get_string().value_unsafe());
+  return Status::Ok();
+}
+
+Status get_int(element value, const std::string& path, int64_t min, int64_t max, int64_t& out) {
+  std::string expected = "expected an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  switch (value.type()) {
+    case element_type::INT64: out = value.get_int64().value_unsafe(); break;
+    case element_type::UINT64: {
+      uint64_t v = value.get_uint64().value_unsafe();
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return path_error(path, expected);
+      out = static_cast<int64_t>(v);
+      break;
+    }
+    case element_type::DOUBLE: {
+      double v = value.get_double().value_unsafe();
+      if (std::floor(v) != v || std::fabs(v) > 9e15) return path_error(path, expected);
+      out = static_cast<int64_t>(v);
+      break;
+    }
+    default: return path_error(path, expected);
+  }
+  if (out < min || out > max) return path_error(path, expected);
+  return Status::Ok();
+}
+
+Status get_int(element value, const std::string& path, int min, int max, int& out) {
+  int64_t wide = 0;
+  Status st = get_int(value, path, static_cast<int64_t>(min), static_cast<int64_t>(max), wide);
+  if (st.ok()) out = static_cast<int>(wide);
+  return st;
+}
+
+// A librdkafka property value: string, number or boolean, turned into librdkafka's text form.
+Status property_text(element value, const std::string& path, std::string& out) {
+  switch (value.type()) {
+    case element_type::STRING: out = std::string(value.get_string().value_unsafe()); return Status::Ok();
+    case element_type::BOOL: out = value.get_bool().value_unsafe() ? "true" : "false"; return Status::Ok();
+    case element_type::INT64: out = std::to_string(value.get_int64().value_unsafe()); return Status::Ok();
+    case element_type::UINT64: out = std::to_string(value.get_uint64().value_unsafe()); return Status::Ok();
+    case element_type::DOUBLE: {
+      double v = value.get_double().value_unsafe();
+      if (std::floor(v) == v && std::fabs(v) < 9e15) {
+        out = std::to_string(static_cast<int64_t>(v));
+      } else {
+        out = std::to_string(v);
+      }
+      return Status::Ok();
+    }
+    default: return path_error(path, "expected a string, number or boolean");
+  }
+}
+
+Status parse_kafka(element value, KafkaSettings& out) {
+  object kafka;
+  Status st = get_object(value, "kafka", kafka);
+  if (!st.ok()) return st;
+  st = check_known_fields(kafka, "kafka", {"brokers", "groupId", "topics", "topicPattern", "config"});
+  if (!st.ok()) return st;
+
+  element field;
+  if (!lookup(kafka, "brokers", field)) return path_error("kafka.brokers", "expected a non-empty string");
+  if (!(st = get_non_empty_string(field, "kafka.brokers", out.brokers)).ok()) return st;
+  if (!lookup(kafka, "groupId", field)) return path_error("kafka.groupId", "expected a non-empty string");
+  if (!(st = get_non_empty_string(field, "kafka.groupId", out.group_id)).ok()) return st;
+
+  element topics, pattern;
+  bool has_topics = lookup(kafka, "topics", topics);
+  bool has_pattern = lookup(kafka, "topicPattern", pattern);
+  if (has_topics == has_pattern)
+    return path_error("kafka", "exactly one of topics and topicPattern is required");
+  if (has_topics) {
+    if (topics.type() != element_type::ARRAY) return path_error("kafka.topics", "expected a non-empty array of strings");
+    size_t index = 0;
+    simdjson::dom::array topic_array = topics.get_array().value_unsafe();  // a copy: the result is a temporary
+    for (element topic : topic_array) {
+      std::string name;
+      std::string path = "kafka.topics[" + std::to_string(index++) + "]";
+      if (!(st = get_non_empty_string(topic, path, name)).ok()) return st;
+      out.topics.push_back(std::move(name));
+    }
+    if (out.topics.empty()) return path_error("kafka.topics", "expected a non-empty array of strings");
+  } else {
+    if (!(st = get_non_empty_string(pattern, "kafka.topicPattern", out.topic_pattern)).ok()) return st;
+    // librdkafka treats a subscription as a regex only when it starts with '^'.
+    if (out.topic_pattern[0] != '^') out.topic_pattern.insert(out.topic_pattern.begin(), '^');
+  }
+
+  if (lookup(kafka, "config", field)) {
+    object properties;
+    if (!(st = get_object(field, "kafka.config", properties)).ok()) return st;
+    for (auto property : properties) {
+      std::string name(property.key);
+      std::string text;
+      if (!(st = property_text(property.value, "kafka.config." + name, text)).ok()) return st;
+      out.properties.emplace_back(std::move(name), std::move(text));
+    }
+  }
+  return Status::Ok();
+}
+
+Status parse_redis(element value, RedisSettings& out) {
+  object redis;
+  Status st = get_object(value, "redis", redis);
+  if (!st.ok()) return st;
+  st = check_known_fields(redis, "redis", {"url", "connectTimeoutMs", "commandTimeoutMs"});
+  if (!st.ok()) return st;
+  element field;
+  if (!lookup(redis, "url", field)) return path_error("redis.url", "expected a non-empty string");
+  std::string url;
+  if (!(st = get_non_empty_string(field, "redis.url", url)).ok()) return st;
+  st = parse_redis_url(url, out.endpoint);
+  if (!st.ok()) return path_error("redis.url", st.message());  // parse_redis_url never echoes the password
+  if (lookup(redis, "connectTimeoutMs", field) &&
+      !(st = get_int(field, "redis.connectTimeoutMs", 1, 600000, out.options.connect_timeout_ms)).ok())
+    return st;
+  if (lookup(redis, "commandTimeoutMs", field) &&
+      !(st = get_int(field, "redis.commandTimeoutMs", 1, 600000, out.options.command_timeout_ms)).ok())
+    return st;
+  return Status::Ok();
+}
+
+Status parse_js_handlers(element value, std::vector<JsHandlerSpec>& out) {
+  if (value.type() != element_type::ARRAY) return path_error("jsHandlers", "expected an array");
+  size_t index = 0;
+  simdjson::dom::array handlers = value.get_array().value_unsafe();  // a copy: the result is a temporary
+  for (element item : handlers) {
+    std::string path = "jsHandlers[" + std::to_string(index++) + "]";
+    object handler;
+    Status st = get_object(item, path, handler);
+    if (!st.ok()) return st;
+    if (!(st = check_known_fields(handler, path, {"id", "source"})).ok()) return st;
+    JsHandlerSpec spec;
+    element field;
+    if (!lookup(handler, "id", field)) return path_error(path + ".id", "expected an integer");
+    if (!(st = get_int(field, path + ".id", int64_t{0}, int64_t{1} << 53, spec.id)).ok()) return st;
+    if (!lookup(handler, "source", field)) return path_error(path + ".source", "expected a non-empty string");
+    if (!(st = get_non_empty_string(field, path + ".source", spec.source)).ok()) return st;
+    out.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool glob_matches(std::string_view pattern, std::string_view text) {
+  // Iterative wildcard match with single backtrack point: linear for the patterns we see.
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+Status parse_engine_config(std::string_view json, EngineConfig& out) {
+  out = EngineConfig{};
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  element root;
+  auto parsed = parser.parse(padded);
+  if (parsed.error()) return Status::Error(std::string("config: invalid JSON (") +
+                                           simdjson::error_message(parsed.error()) + ")");
+  root = parsed.value_unsafe();
+  if (root.type() != element_type::OBJECT) return Status::Error("config: expected an object");
+  object top = root.get_object().value_unsafe();
+  Status st = check_known_fields(top, "", {"kafka", "redis", "rules", "keyPrefix", "deleteCommand",
+                                           "deadLetterTopic", "batch", "commitIntervalMs", "handlers",
+                                           "jsHandlers"});
+  if (!st.ok()) return st;
+
+  element field;
+  if (!lookup(top, "kafka", field)) return path_error("kafka", "expected an object");
+  if (!(st = parse_kafka(field, out.kafka)).ok()) return st;
+  if (!lookup(top, "redis", field)) return path_error("redis", "expected an object");
+  if (!(st = parse_redis(field, out.redis)).ok()) return st;
+
+  if (lookup(top, "rules", field)) {
+    if (field.type() != element_type::ARRAY) return path_error("rules", "expected an array");
+    // The rules module owns the rule shape; hand it the raw JSON of the array.
+    std::string rules_json = simdjson::minify(field);
+    if (!(st = parse_rules_json(rules_json, out.rules, "rules")).ok()) return st;
+  }
+  if (lookup(top, "keyPrefix", field) && !(st = get_string(field, "keyPrefix", out.rule_options.key_prefix)).ok())
+    return st;
+  if (lookup(top, "deleteCommand", field)) {
+    std::string command;
+    if (!(st = get_string(field, "deleteCommand", command)).ok()) return st;
+    if (command == "UNLINK") {
+      out.rule_options.use_unlink = true;
+    } else if (command == "DEL") {
+      out.rule_options.use_unlink = false;
+    } else {
+      return path_error("deleteCommand", "expected \"UNLINK\" or \"DEL\"");
+    }
+  }
+  if (lookup(top, "deadLetterTopic", field) &&
+      !(st = get_non_empty_string(field, "deadLetterTopic", out.dead_letter_topic)).ok())
+    return st;
+
+  if (lookup(top, "batch", field)) {
+    object batch;
+    if (!(st = get_object(field, "batch", batch)).ok()) return st;
+    if (!(st = check_known_fields(batch, "batch", {"maxEvents", "maxWaitMs", "maxInFlight"})).ok()) return st;
+    if (lookup(batch, "maxEvents", field) &&
+        !(st = get_int(field, "batch.maxEvents", 1, 100000, out.batch.max_events)).ok())
+      return st;
+    if (lookup(batch, "maxWaitMs", field) &&
+        !(st = get_int(field, "batch.maxWaitMs", 0, 60000, out.batch.max_wait_ms)).ok())
+      return st;
+    if (lookup(batch, "maxInFlight", field) &&
+        !(st = get_int(field, "batch.maxInFlight", 1, 1024, out.batch.max_in_flight)).ok())
+      return st;
+  }
+  if (lookup(top, "commitIntervalMs", field) &&
+      !(st = get_int(field, "commitIntervalMs", 1, 3600000, out.commit_interval_ms)).ok())
+    return st;
+  if (lookup(top, "handlers", field)) {
+    object handlers;
+    if (!(st = get_object(field, "handlers", handlers)).ok()) return st;
+    if (!(st = check_known_fields(handlers, "handlers", {"maxBatchSize", "maxInFlight"})).ok()) return st;
+    if (lookup(handlers, "maxBatchSize", field) &&
+        !(st = get_int(field, "handlers.maxBatchSize", 1, 100000, out.handlers.max_batch_size)).ok())
+      return st;
+    if (lookup(handlers, "maxInFlight", field) &&
+        !(st = get_int(field, "handlers.maxInFlight", 1, 1024, out.handlers.max_in_flight)).ok())
+      return st;
+  }
+  if (lookup(top, "jsHandlers", field) && !(st = parse_js_handlers(field, out.js_handlers)).ok()) return st;
+  return Status::Ok();
+}
+
+}  // namespace cdc

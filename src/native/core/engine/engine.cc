@@ -1,0 +1,1200 @@
+#include "engine/engine.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "common/backoff.h"
+#include "debezium/decoder.h"
+#include "engine/histogram.h"
+#include "engine/offset_tracker.h"
+#include "kafka/clients.h"
+#include "redis/redis_client.h"
+#include "rules/rules.h"
+
+namespace cdc {
+
+const char* log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "info";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr size_t kControlQueueLimit = 10000;      // pending invalidate/ack requests from JS
+constexpr size_t kKeysPerInvalidateCommand = 512;  // one UNLINK per this many keys
+constexpr auto kStatsInterval = milliseconds(100);
+constexpr auto kIdlePollTimeout = milliseconds(100);
+constexpr auto kDrainTimeout = milliseconds(10000);  // stop and revoke: wait for in-flight effects
+constexpr auto kAbandonDrainTimeout = milliseconds(2000);  // the JS environment is going away
+constexpr int kProducerFlushMs = 5000;
+constexpr auto kRebalanceCommitPause = milliseconds(60000);  // at most; a rebalance callback ends it
+constexpr auto kKafkaProbeInterval = milliseconds(5000);
+constexpr auto kRevokeRejoinWindow = milliseconds(100);     // callbacks this soon after a revoke
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct ControlItem {
+  enum class Kind { invalidate, ack } kind;
+  std::vector<std::string> keys;  // invalidate
+  InvalidateDone done;            // invalidate
+  uint64_t token = 0;             // ack
+  bool ok = true;                 // ack
+  std::string reason;             // ack
+};
+
+}  // namespace
+
+struct Engine::Shared {
+  EngineConfig config;
+  EngineCallbacks callbacks;
+
+  std::mutex control_mutex;
+  std::condition_variable control_cv;
+  std::deque<ControlItem> control;
+  rd_kafka_queue_t* wake_queue = nullptr;  // the consumer queue, to cut a consume() wait short
+  bool accepting = false;                  // the engine thread takes control items
+
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> abandon_handlers{false};
+  bool started = false;  // guarded by control_mutex
+  bool finished = false;  // guarded by control_mutex
+  std::condition_variable finished_cv;
+
+  mutable std::mutex stats_mutex;
+  EngineStats stats;
+
+  void log(LogLevel level, std::string message) const {
+    if (callbacks.log) callbacks.log(level, std::move(message));
+  }
+};
+
+namespace {
+
+struct PartitionState {
+  std::string topic;
+  int32_t partition = 0;
+  PartitionOffsets offsets;
+  int64_t position = -1;        // next offset to consume
+  int64_t high_watermark = -1;  // cached locally by librdkafka from fetch responses
+  size_t unfinished = 0;        // messages begun and not finished
+  bool active = true;           // false once revoked: late completions are ignored
+};
+using PartitionPtr = std::shared_ptr<PartitionState>;
+
+// A consumed message with effects not yet acknowledged. Each Redis command and each JS handler
+// batch it is part of counts as one effect; the first failure decides the dead-letter reason.
+struct PendingMessage {
+  std::unique_ptr<RdKafka::Message> message;
+  PartitionPtr partition;
+  int64_t offset = 0;
+  int remaining = 0;
+  bool has_redis_effect = false;
+  std::string failure;
+};
+using PendingPtr = std::shared_ptr<PendingMessage>;
+
+struct InvalidateRequest {
+  size_t remaining = 0;
+  int64_t deleted = 0;
+  std::string error;
+  InvalidateDone done;
+};
+
+struct CommandOrigin {
+  PendingPtr message;            // a change event's command, or
+  uint64_t invalidate_id = 0;    // a JS invalidate() request's command
+};
+
+struct Pipeline {
+  std::vector<Command> commands;
+  std::vector<CommandOrigin> origins;  // one per command
+};
+
+struct HandlerBatch {
+  std::vector<HandlerEvent> events;
+  std::vector<PendingPtr> messages;
+};
+
+struct JsHandler {
+  int64_t id = 0;
+  std::string source;
+  HandlerBatch current;
+};
+
+struct ReadyBatch {
+  int64_t handler_id = 0;
+  HandlerBatch batch;
+};
+
+// Everything the engine thread owns. Only run() and the librdkafka callbacks it serves (on this
+// same thread, from consume()/poll()) touch it.
+class Runner : public RdKafka::RebalanceCb,
+               public RdKafka::OffsetCommitCb,
+               public RdKafka::EventCb,
+               public RdKafka::DeliveryReportCb {
+ public:
+  explicit Runner(std::shared_ptr<Engine::Shared> shared)
+      : shared_(std::move(shared)),
+        config_(shared_->config),
+        redis_(config_.redis.endpoint, config_.redis.options),
+        backoff_(milliseconds(100), milliseconds(5000)) {
+    for (const JsHandlerSpec& spec : config_.js_handlers) {
+      JsHandler handler;
+      handler.id = spec.id;
+      handler.source = spec.source;
+      handlers_.push_back(std::move(handler));
+    }
+  }
+
+  void run();
+
+  // librdkafka callbacks (served on this thread).
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
+  void event_cb(RdKafka::Event& event) override;
+  void dr_cb(RdKafka::Message& message) override;
+
+ private:
+  Status setup();
+  void iterate();
+  void shutdown();
+
+  void consume_batch();
+  void handle_message(std::unique_ptr<RdKafka::Message> message);
+  void skip(PartitionState& partition, int64_t offset, uint64_t& counter);
+  void add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending);
+  void seal_handler_batches();
+  void deliver_handler_batches();
+
+  void process_control();
+  void process_ack(ControlItem& item);
+  void queue_invalidate(ControlItem& item);
+
+  void seal_pipeline();
+  void send_pipelines();
+  bool receive_front();
+  void on_redis_failure(const Status& status);
+  void maintain_redis();
+
+  void effect_done(const PendingPtr& pending);
+  void dead_letter(const PendingPtr& pending, const std::string& reason);
+  void finish(const PendingPtr& pending);
+  void retry_dead_letters();
+
+  void update_pause();
+  void set_paused(std::vector<RdKafka::TopicPartition*>& partitions, bool paused);
+  std::vector<RdKafka::TopicPartition*> assigned_list();
+  void commit(bool synchronous, const std::vector<RdKafka::TopicPartition*>* only);
+  void commit_failed(RdKafka::ErrorCode err);
+  void drain(Clock::time_point deadline, bool wait_js);
+
+  void publish_stats(bool force);
+  void probe_kafka(Clock::time_point now);
+  PartitionPtr find_partition(const std::string& topic, int32_t partition);
+  static std::string partition_key(const std::string& topic, int32_t partition) {
+    return topic + '\0' + std::to_string(partition);
+  }
+  void log(LogLevel level, std::string message) { shared_->log(level, std::move(message)); }
+
+  std::shared_ptr<Engine::Shared> shared_;
+  const EngineConfig& config_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  Decoder decoder_;
+  RuleSet rules_;
+  RedisNode redis_;
+  Backoff backoff_;
+  bool cooperative_ = false;
+
+  std::map<std::string, PartitionPtr> partitions_;
+  PartitionPtr last_partition_;  // most messages come from the same partition as the previous one
+
+  // Redis: pipelines_ in order; the first sent_count_ are on the wire awaiting replies.
+  std::deque<Pipeline> pipelines_;
+  size_t sent_count_ = 0;
+  Pipeline current_;
+  bool redis_up_ = false;
+  bool redis_ever_connected_ = false;
+  Clock::time_point next_redis_attempt_{};
+  std::vector<Reply> replies_;
+
+  std::unordered_map<uint64_t, InvalidateRequest> invalidates_;
+  uint64_t next_invalidate_id_ = 0;
+
+  std::vector<JsHandler> handlers_;
+  std::deque<ReadyBatch> ready_batches_;
+  std::unordered_map<uint64_t, std::vector<PendingPtr>> outstanding_batches_;
+  uint64_t next_token_ = 0;
+
+  std::deque<std::pair<PendingPtr, std::string>> dead_letter_retry_;
+  size_t dead_letters_in_flight_ = 0;
+
+  bool async_commit_pending_ = false;
+  // A rebalance is under way (a commit said so): a periodic commit sent with the old generation
+  // would come back "illegal generation", which makes librdkafka drop the whole assignment as
+  // lost. Periodic commits wait for the next rebalance callback (which commits on revoke).
+  Clock::time_point commits_suspended_until_{};
+  Clock::time_point last_revoke_{};
+  Clock::time_point last_commit_warning_{};
+  uint64_t suppressed_commit_warnings_ = 0;
+  bool paused_ = false;
+  bool batch_full_ = false;  // the last consume round hit maxEvents: more is waiting
+  std::atomic<bool> kafka_down_{false};
+  Clock::time_point next_kafka_probe_{};  // set from librdkafka error events
+  Clock::time_point next_commit_{};
+  Clock::time_point next_stats_{};
+
+  ChangeEvent event_;
+  std::vector<Command> planned_;
+  EngineStats counters_;
+  Histogram source_lag_, kafka_lag_;
+};
+
+Status Runner::setup() {
+  Status st = Status::Ok();
+  std::unique_ptr<RdKafka::Conf> consumer_conf;
+  st = kafka::make_consumer_conf(config_.kafka, {this, this, this}, consumer_conf);
+  if (!st.ok()) return st;
+  std::string errstr;
+  consumer_.reset(RdKafka::KafkaConsumer::create(consumer_conf.get(), errstr));
+  if (!consumer_) return Status::Error("kafka: cannot create the consumer: " + errstr);
+
+  if (!config_.dead_letter_topic.empty()) {
+    std::unique_ptr<RdKafka::Conf> producer_conf;
+    st = kafka::make_producer_conf(config_.kafka, this, this, producer_conf);
+    if (!st.ok()) return st;
+    producer_.reset(RdKafka::Producer::create(producer_conf.get(), errstr));
+    if (!producer_) return Status::Error("kafka: cannot create the dead-letter producer: " + errstr);
+  }
+
+  st = RuleSet::compile(config_.rules, config_.rule_options, rules_);
+  if (!st.ok()) return st;
+
+  std::vector<std::string> subscription = config_.kafka.topics;
+  if (subscription.empty()) subscription.push_back(config_.kafka.topic_pattern);
+  RdKafka::ErrorCode err = consumer_->subscribe(subscription);
+  if (err != RdKafka::ERR_NO_ERROR) return Status::Error("kafka: subscribe failed: " + RdKafka::err2str(err));
+
+  {
+    std::lock_guard<std::mutex> lock(shared_->control_mutex);
+    shared_->wake_queue = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+    shared_->accepting = true;
+  }
+
+  // Redis being down is not a start failure: the loop retries with backoff, paused and unhealthy.
+  Status redis_status = redis_.connect();
+  if (redis_status.ok()) {
+    redis_up_ = true;
+    redis_ever_connected_ = true;
+  } else {
+    log(LogLevel::warn, "redis unavailable, retrying: " + redis_status.message());
+    next_redis_attempt_ = Clock::now() + backoff_.next_delay();
+  }
+  log(LogLevel::info, "engine started: group " + config_.kafka.group_id + ", " +
+                          (config_.kafka.topics.empty() ? "pattern " + config_.kafka.topic_pattern
+                                                        : std::to_string(config_.kafka.topics.size()) + " topic(s)"));
+  return Status::Ok();
+}
+
+void Runner::run() {
+  Status st = setup();
+  if (shared_->callbacks.started) shared_->callbacks.started(st);
+  if (st.ok()) {
+    next_commit_ = Clock::now() + milliseconds(config_.commit_interval_ms);
+    update_pause();
+    publish_stats(true);
+    while (!shared_->stop_requested.load(std::memory_order_acquire)) iterate();
+    shutdown();
+  } else {
+    log(LogLevel::error, "engine could not start: " + st.message());
+    {
+      std::lock_guard<std::mutex> lock(shared_->control_mutex);
+      shared_->accepting = false;
+    }
+    consumer_.reset();
+    producer_.reset();
+  }
+  // Fail whatever JS still waits for.
+  std::deque<ControlItem> leftovers;
+  {
+    std::lock_guard<std::mutex> lock(shared_->control_mutex);
+    shared_->accepting = false;
+    leftovers.swap(shared_->control);
+  }
+  for (ControlItem& item : leftovers)
+    if (item.kind == ControlItem::Kind::invalidate && item.done) item.done(Status::Error("engine stopped"), 0);
+  for (auto& [id, request] : invalidates_)
+    if (request.done) request.done(Status::Error("engine stopped before Redis acknowledged"), 0);
+  invalidates_.clear();
+  {
+    std::lock_guard<std::mutex> lock(shared_->stats_mutex);
+    shared_->stats.running = false;
+    shared_->stats.healthy = false;
+    shared_->stats.redis_connected = false;
+  }
+  redis_.disconnect();
+}
+
+void Runner::iterate() {
+  process_control();
+  if (producer_) producer_->poll(0);
+  retry_dead_letters();
+  maintain_redis();
+  send_pipelines();
+
+  consume_batch();
+  seal_pipeline();
+  seal_handler_batches();
+  deliver_handler_batches();
+  send_pipelines();
+
+  // Keep up to maxInFlight pipelines on the wire while messages keep coming; otherwise collect
+  // replies right away so effects (and commits) do not wait for the next batch.
+  while (redis_up_ && sent_count_ > 0) {
+    bool saturated = sent_count_ >= static_cast<size_t>(config_.batch.max_in_flight);
+    if (!saturated && batch_full_) break;
+    if (!receive_front()) break;
+    send_pipelines();
+  }
+
+  update_pause();
+  Clock::time_point now = Clock::now();
+  // One periodic commit at a time: librdkafka postpones a group rejoin while a commit is
+  // outstanding, so back-to-back commits could hold a rebalance off indefinitely.
+  if (now >= next_commit_ && !async_commit_pending_ && now >= commits_suspended_until_) {
+    commit(false, nullptr);
+    next_commit_ = now + milliseconds(config_.commit_interval_ms);
+  }
+  probe_kafka(now);
+  publish_stats(false);
+}
+
+// librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
+// message or commit would clear it. While down, a short metadata request every few seconds tells.
+void Runner::probe_kafka(Clock::time_point now) {
+  if (!kafka_down_ || now < next_kafka_probe_) return;
+  next_kafka_probe_ = now + kKafkaProbeInterval;
+  RdKafka::Metadata* metadata = nullptr;
+  // Up to 1 s: on the leader connection a metadata request waits behind a long-polling fetch.
+  RdKafka::ErrorCode err = consumer_->metadata(false, nullptr, &metadata, 1000);
+  if (err == RdKafka::ERR_NO_ERROR) {
+    kafka_down_ = false;
+    log(LogLevel::info, "kafka brokers reachable again");
+  } else {
+    log(LogLevel::debug, "kafka probe: " + RdKafka::err2str(err));
+  }
+  delete metadata;
+}
+
+void Runner::consume_batch() {
+  batch_full_ = false;
+  milliseconds first_wait = kIdlePollTimeout;
+  if (!redis_up_) {
+    auto until_retry = std::chrono::duration_cast<milliseconds>(next_redis_attempt_ - Clock::now());
+    first_wait = std::max(milliseconds(0), std::min(first_wait, until_retry));
+  }
+  // Delivery reports and retries are served between consume() calls: do not sleep on them.
+  if (dead_letters_in_flight_ > 0 || !dead_letter_retry_.empty()) first_wait = std::min(first_wait, milliseconds(5));
+  if (sent_count_ > 0) first_wait = milliseconds(0);
+
+  int timeout_ms = static_cast<int>(first_wait.count());
+  Clock::time_point deadline{};
+  int count = 0;
+  while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    if (!message) break;
+    RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err != RdKafka::ERR_NO_ERROR) {
+      if (err != RdKafka::ERR__PARTITION_EOF)
+        log(LogLevel::warn, "kafka: " + message->errstr() +
+                                (message->topic_name().empty() ? "" : " (" + message->topic_name() + ")"));
+      break;
+    }
+    handle_message(std::move(message));
+    if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
+    timeout_ms = static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count()));
+  }
+  batch_full_ = count >= config_.batch.max_events;
+}
+
+PartitionPtr Runner::find_partition(const std::string& topic, int32_t partition) {
+  auto it = partitions_.find(partition_key(topic, partition));
+  return it == partitions_.end() ? nullptr : it->second;
+}
+
+void Runner::skip(PartitionState& partition, int64_t offset, uint64_t& counter) {
+  ++counter;
+  partition.offsets.complete(offset);
+}
+
+void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
+  ++counters_.consumed;
+  kafka_down_ = false;
+  const std::string& topic = message->topic_name();
+  int32_t partition_id = message->partition();
+  PartitionPtr partition = last_partition_;
+  if (!partition || !partition->active || partition->partition != partition_id || partition->topic != topic) {
+    partition = find_partition(topic, partition_id);
+    if (!partition) return;  // not (or no longer) ours: the owner will read it
+    last_partition_ = partition;
+  }
+  const int64_t offset = message->offset();
+  if (!partition->offsets.begin(offset).ok()) return;  // re-delivered below the position: already tracked
+  partition->position = offset + 1;
+
+  const int64_t now_ms = wall_clock_ms();
+  RdKafka::MessageTimestamp timestamp = message->timestamp();
+  if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE && timestamp.timestamp > 0)
+    kafka_lag_.record(static_cast<double>(now_ms - timestamp.timestamp));
+
+  auto make_pending = [&]() {
+    auto pending = std::make_shared<PendingMessage>();
+    pending->message = std::move(message);
+    pending->partition = partition;
+    pending->offset = offset;
+    ++partition->unfinished;
+    return pending;
+  };
+
+  const char* payload = static_cast<const char*>(message->payload());
+  std::string_view value(payload ? payload : "", payload ? message->len() : 0);
+  const std::string* key_ptr = message->key();
+  std::string_view key = key_ptr ? std::string_view(*key_ptr) : std::string_view();
+  Status st = decoder_.decode(value, payload == nullptr, key, event_);
+  if (!st.ok()) {
+    dead_letter(make_pending(), "decode: " + st.message());
+    return;
+  }
+  switch (event_.kind) {
+    case EventKind::tombstone: return skip(*partition, offset, counters_.skipped.tombstone);
+    case EventKind::heartbeat: return skip(*partition, offset, counters_.skipped.heartbeat);
+    case EventKind::transaction: return skip(*partition, offset, counters_.skipped.transaction);
+    case EventKind::schema_change: return skip(*partition, offset, counters_.skipped.schema_change);
+    case EventKind::change: break;
+  }
+  if (event_.source.ts_ms > 0) source_lag_.record(static_cast<double>(now_ms - event_.source.ts_ms));
+  if (event_.op == Op::message) return skip(*partition, offset, counters_.skipped.message);
+
+  planned_.clear();
+  bool matched = false;
+  PlanCounters plan_counters;
+  st = rules_.plan(event_, planned_, matched, plan_counters);
+  counters_.missing_fields += plan_counters.missing_field;
+  if (!st.ok()) {
+    dead_letter(make_pending(), "rules: " + st.message());
+    return;
+  }
+
+  size_t handler_matches = 0;
+  for (const JsHandler& handler : handlers_)
+    if (glob_matches(handler.source, event_.source.name)) ++handler_matches;
+
+  if (planned_.empty() && handler_matches == 0) {
+    if (!matched) return skip(*partition, offset, counters_.skipped.no_rule);
+    if (plan_counters.truncate_ignored > 0) return skip(*partition, offset, counters_.skipped.truncate);
+    return skip(*partition, offset, counters_.applied);  // matched, nothing to do (fields missing)
+  }
+
+  PendingPtr pending = make_pending();
+  pending->remaining = static_cast<int>(planned_.size() + handler_matches);
+  pending->has_redis_effect = !planned_.empty();
+  for (Command& command : planned_) {
+    current_.commands.push_back(std::move(command));
+    current_.origins.push_back(CommandOrigin{pending, 0});
+  }
+  if (handler_matches > 0) {
+    for (JsHandler& handler : handlers_)
+      if (glob_matches(handler.source, event_.source.name)) add_handler_event(handler, *pending->message, pending);
+  }
+}
+
+void Runner::add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending) {
+  HandlerEvent event;
+  event.kind = event_.kind;
+  event.op = event_.op;
+  event.source = event_.source;
+  event.has_before = event_.before.present;
+  event.has_after = event_.after.present;
+  event.has_key = event_.key.present;
+  if (event.has_before) event.before_json = event_.before.json;
+  if (event.has_after) event.after_json = event_.after.json;
+  if (event.has_key) event.key_json = event_.key.json;
+  event.topic = message.topic_name();
+  event.partition = message.partition();
+  event.offset = message.offset();
+  RdKafka::MessageTimestamp timestamp = message.timestamp();
+  event.timestamp_ms =
+      timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp.timestamp;
+  handler.current.events.push_back(std::move(event));
+  handler.current.messages.push_back(pending);
+  if (handler.current.events.size() >= static_cast<size_t>(config_.handlers.max_batch_size)) {
+    ready_batches_.push_back(ReadyBatch{handler.id, std::move(handler.current)});
+    handler.current = HandlerBatch{};
+  }
+}
+
+void Runner::seal_handler_batches() {
+  for (JsHandler& handler : handlers_) {
+    if (handler.current.events.empty()) continue;
+    ready_batches_.push_back(ReadyBatch{handler.id, std::move(handler.current)});
+    handler.current = HandlerBatch{};
+  }
+}
+
+void Runner::deliver_handler_batches() {
+  while (!ready_batches_.empty() &&
+         outstanding_batches_.size() < static_cast<size_t>(config_.handlers.max_in_flight)) {
+    ReadyBatch ready = std::move(ready_batches_.front());
+    ready_batches_.pop_front();
+    uint64_t token = ++next_token_;
+    counters_.handlers.delivered += ready.batch.events.size();
+    if (!shared_->callbacks.events) {  // nobody listens: nothing to wait for
+      for (const PendingPtr& pending : ready.batch.messages) effect_done(pending);
+      continue;
+    }
+    outstanding_batches_.emplace(token, std::move(ready.batch.messages));
+    shared_->callbacks.events(token, ready.handler_id, std::move(ready.batch.events));
+  }
+}
+
+void Runner::process_control() {
+  std::deque<ControlItem> items;
+  {
+    std::lock_guard<std::mutex> lock(shared_->control_mutex);
+    if (shared_->control.empty()) return;
+    items.swap(shared_->control);
+  }
+  for (ControlItem& item : items) {
+    if (item.kind == ControlItem::Kind::invalidate) {
+      queue_invalidate(item);
+    } else {
+      process_ack(item);
+    }
+  }
+}
+
+void Runner::process_ack(ControlItem& item) {
+  auto it = outstanding_batches_.find(item.token);
+  if (it == outstanding_batches_.end()) {
+    log(LogLevel::debug, "ack for unknown or already completed batch " + std::to_string(item.token));
+    return;
+  }
+  std::vector<PendingPtr> messages = std::move(it->second);
+  outstanding_batches_.erase(it);
+  if (!item.ok) counters_.handlers.failed += messages.size();
+  for (const PendingPtr& pending : messages) {
+    if (!item.ok && pending->failure.empty())
+      pending->failure = "handler: " + (item.reason.empty() ? std::string("failed") : item.reason);
+    effect_done(pending);
+  }
+}
+
+void Runner::queue_invalidate(ControlItem& item) {
+  if (item.keys.empty()) {
+    if (item.done) item.done(Status::Ok(), 0);
+    return;
+  }
+  uint64_t id = ++next_invalidate_id_;
+  InvalidateRequest& request = invalidates_[id];
+  request.done = std::move(item.done);
+  const std::string command_name = config_.rule_options.use_unlink ? "UNLINK" : "DEL";
+  for (size_t begin = 0; begin < item.keys.size(); begin += kKeysPerInvalidateCommand) {
+    size_t end = std::min(item.keys.size(), begin + kKeysPerInvalidateCommand);
+    Command command;
+    command.argv.reserve(end - begin + 1);
+    command.argv.push_back(command_name);
+    for (size_t i = begin; i < end; ++i) command.argv.push_back(config_.rule_options.key_prefix + item.keys[i]);
+    current_.commands.push_back(std::move(command));
+    current_.origins.push_back(CommandOrigin{nullptr, id});
+    ++request.remaining;
+  }
+}
+
+void Runner::seal_pipeline() {
+  if (current_.commands.empty()) return;
+  pipelines_.push_back(std::move(current_));
+  current_ = Pipeline{};
+}
+
+void Runner::send_pipelines() {
+  while (redis_up_ && sent_count_ < pipelines_.size() &&
+         sent_count_ < static_cast<size_t>(config_.batch.max_in_flight)) {
+    Status st = redis_.send(pipelines_[sent_count_].commands);
+    if (!st.ok()) return on_redis_failure(st);
+    ++sent_count_;
+  }
+}
+
+bool Runner::receive_front() {
+  Pipeline& pipeline = pipelines_.front();
+  Status st = redis_.receive(pipeline.commands.size(), replies_);
+  if (!st.ok()) {
+    on_redis_failure(st);
+    return false;
+  }
+  ++counters_.redis.round_trips;
+  counters_.redis.commands += pipeline.commands.size();
+  for (size_t i = 0; i < pipeline.commands.size(); ++i) {
+    const Reply& reply = replies_[i];
+    const Command& command = pipeline.commands[i];
+    CommandOrigin& origin = pipeline.origins[i];
+    if (reply.error) ++counters_.redis.errors;
+    const std::string& name = command.argv[0];
+    const bool is_delete = name == "UNLINK" || name == "DEL";
+    if (origin.message) {
+      if (reply.error) {
+        if (origin.message->failure.empty()) origin.message->failure = "redis " + name + ": " + reply.text;
+      } else if (is_delete) {
+        counters_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(0, reply.integer));
+      } else if (name != "EXPIRE" && name != "PEXPIRE") {
+        ++counters_.keys_refreshed;
+      }
+      effect_done(origin.message);
+    } else {
+      auto it = invalidates_.find(origin.invalidate_id);
+      if (it == invalidates_.end()) continue;
+      InvalidateRequest& request = it->second;
+      if (reply.error) {
+        if (request.error.empty()) request.error = "redis " + name + ": " + reply.text;
+      } else {
+        request.deleted += reply.integer;
+        counters_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(0, reply.integer));
+      }
+      if (--request.remaining == 0) {
+        if (request.done)
+          request.done(request.error.empty() ? Status::Ok() : Status::Error(request.error), request.deleted);
+        invalidates_.erase(it);
+      }
+    }
+  }
+  pipelines_.pop_front();
+  --sent_count_;
+  return true;
+}
+
+void Runner::on_redis_failure(const Status& status) {
+  redis_.disconnect();
+  if (redis_up_)
+    log(LogLevel::warn, "redis unavailable, fetching paused, " + std::to_string(pipelines_.size()) +
+                            " pipeline(s) kept for resending: " + status.message());
+  redis_up_ = false;
+  sent_count_ = 0;  // whatever was on the wire is sent again after reconnecting (idempotent)
+  next_redis_attempt_ = Clock::now() + backoff_.next_delay();
+  update_pause();
+}
+
+void Runner::maintain_redis() {
+  if (redis_up_ || Clock::now() < next_redis_attempt_) return;
+  Status st = redis_.connect();
+  if (st.ok()) {
+    // A stopped or overloaded server still accepts connections (the kernel does): only a reply
+    // shows it is back. Without this the engine would resume and time out over and over.
+    static const std::vector<Command> kPing{Command{{"PING"}}};
+    st = redis_.send(kPing);
+    if (st.ok()) st = redis_.receive(1, replies_);
+    if (!st.ok()) redis_.disconnect();
+  }
+  if (!st.ok()) {
+    int attempts = backoff_.attempts();
+    if (attempts <= 3 || attempts % 10 == 0)
+      log(LogLevel::warn, "redis reconnect attempt " + std::to_string(attempts) + " failed: " + st.message());
+    next_redis_attempt_ = Clock::now() + backoff_.next_delay();
+    return;
+  }
+  redis_up_ = true;
+  backoff_.reset();
+  if (redis_ever_connected_) ++counters_.redis.reconnects;
+  log(LogLevel::info, std::string("redis ") + (redis_ever_connected_ ? "reconnected" : "connected") +
+                          ", resending " + std::to_string(pipelines_.size()) + " pipeline(s)");
+  redis_ever_connected_ = true;
+}
+
+void Runner::effect_done(const PendingPtr& pending) {
+  if (--pending->remaining > 0) return;
+  if (!pending->failure.empty()) return dead_letter(pending, pending->failure);
+  ++counters_.applied;
+  finish(pending);
+}
+
+void Runner::dead_letter(const PendingPtr& pending, const std::string& reason) {
+  ++counters_.dead_lettered;
+  const RdKafka::Message& message = *pending->message;
+  const std::string origin = message.topic_name() + "[" + std::to_string(message.partition()) + "]@" +
+                             std::to_string(pending->offset);
+  log(LogLevel::warn, "dead letter " + origin + ": " + reason);
+  if (!producer_) return finish(pending);
+
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  headers->add("cdc-cache-error", reason);
+  headers->add("cdc-cache-topic", message.topic_name());
+  headers->add("cdc-cache-partition", std::to_string(message.partition()));
+  headers->add("cdc-cache-offset", std::to_string(pending->offset));
+  auto* opaque = new PendingPtr(pending);
+  const std::string* key = message.key();
+  RdKafka::ErrorCode err = producer_->produce(
+      config_.dead_letter_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<void*>(message.payload()), message.payload() ? message.len() : 0,
+      key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, opaque);
+  if (err == RdKafka::ERR_NO_ERROR) {
+    ++dead_letters_in_flight_;  // the producer owns the headers now
+    return;
+  }
+  delete headers;
+  delete opaque;
+  if (err == RdKafka::ERR__QUEUE_FULL) {
+    --counters_.dead_lettered;  // counted again on retry
+    dead_letter_retry_.emplace_back(pending, reason);
+    return;
+  }
+  log(LogLevel::error, "dead-letter produce failed for " + origin + ", event dropped: " + RdKafka::err2str(err));
+  finish(pending);
+}
+
+void Runner::retry_dead_letters() {
+  size_t count = dead_letter_retry_.size();
+  for (size_t i = 0; i < count; ++i) {
+    auto item = std::move(dead_letter_retry_.front());
+    dead_letter_retry_.pop_front();
+    dead_letter(item.first, item.second);
+  }
+}
+
+void Runner::dr_cb(RdKafka::Message& message) {
+  std::unique_ptr<PendingPtr> holder(static_cast<PendingPtr*>(message.msg_opaque()));
+  if (!holder) return;
+  --dead_letters_in_flight_;
+  if (message.err() != RdKafka::ERR_NO_ERROR) {
+    // Never block the partition: the event is logged with its origin and given up.
+    const PendingPtr& pending = *holder;
+    log(LogLevel::error, "dead-letter delivery failed for " + pending->partition->topic + "[" +
+                             std::to_string(pending->partition->partition) + "]@" + std::to_string(pending->offset) +
+                             ", event dropped: " + message.errstr());
+  }
+  finish(*holder);
+}
+
+void Runner::finish(const PendingPtr& pending) {
+  PartitionState& partition = *pending->partition;
+  --partition.unfinished;
+  if (partition.active) partition.offsets.complete(pending->offset);
+  pending->message.reset();
+}
+
+std::vector<RdKafka::TopicPartition*> Runner::assigned_list() {
+  std::vector<RdKafka::TopicPartition*> list;
+  for (const auto& [key, partition] : partitions_)
+    list.push_back(RdKafka::TopicPartition::create(partition->topic, partition->partition));
+  return list;
+}
+
+void Runner::set_paused(std::vector<RdKafka::TopicPartition*>& partitions, bool paused) {
+  if (partitions.empty()) return;
+  RdKafka::ErrorCode err = paused ? consumer_->pause(partitions) : consumer_->resume(partitions);
+  if (err != RdKafka::ERR_NO_ERROR)
+    log(LogLevel::warn, std::string("kafka: ") + (paused ? "pause" : "resume") + " failed: " + RdKafka::err2str(err));
+}
+
+void Runner::update_pause() {
+  if (!consumer_) return;
+  const char* reason = nullptr;
+  if (!redis_up_) {
+    reason = "redis unavailable";
+  } else if (!ready_batches_.empty() &&
+             outstanding_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) {
+    reason = "JS handlers busy";
+  } else if (pipelines_.size() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) {
+    reason = "redis behind";
+  }
+  bool want = reason != nullptr;
+  if (want == paused_) return;
+  paused_ = want;
+  std::vector<RdKafka::TopicPartition*> list = assigned_list();
+  set_paused(list, want);
+  RdKafka::TopicPartition::destroy(list);
+  log(LogLevel::info, want ? std::string("fetching paused: ") + reason : std::string("fetching resumed"));
+}
+
+void Runner::commit(bool synchronous, const std::vector<RdKafka::TopicPartition*>* only) {
+  std::vector<RdKafka::TopicPartition*> list;
+  auto add = [&](PartitionState& partition) {
+    std::optional<int64_t> offset = partition.offsets.committable();
+    if (offset) list.push_back(RdKafka::TopicPartition::create(partition.topic, partition.partition, *offset));
+  };
+  if (only) {
+    for (RdKafka::TopicPartition* tp : *only)
+      if (PartitionPtr partition = find_partition(tp->topic(), tp->partition())) add(*partition);
+  } else {
+    for (auto& [key, partition] : partitions_) add(*partition);
+  }
+  if (list.empty()) return;
+  if (!synchronous) {
+    RdKafka::ErrorCode err = consumer_->commitAsync(list);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      commit_failed(err);
+    } else {
+      async_commit_pending_ = true;
+    }
+  } else {
+    RdKafka::ErrorCode err = consumer_->commitSync(list);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      commit_failed(err);
+    } else {
+      for (RdKafka::TopicPartition* tp : list) {
+        if (tp->err() != RdKafka::ERR_NO_ERROR) continue;
+        if (PartitionPtr partition = find_partition(tp->topic(), tp->partition()))
+          partition->offsets.mark_committed(tp->offset());
+      }
+    }
+  }
+  RdKafka::TopicPartition::destroy(list);
+}
+
+// Commits fail routinely during a rebalance (the next owner commits the same offsets or later):
+// one warning per few seconds, and the next periodic commit waits a little longer.
+void Runner::commit_failed(RdKafka::ErrorCode err) {
+  Clock::time_point now = Clock::now();
+  next_commit_ = std::max(next_commit_, now + milliseconds(1000));
+  if (err == RdKafka::ERR_REBALANCE_IN_PROGRESS || err == RdKafka::ERR_ILLEGAL_GENERATION ||
+      err == RdKafka::ERR_UNKNOWN_MEMBER_ID)
+    commits_suspended_until_ = now + kRebalanceCommitPause;
+  if (now - last_commit_warning_ < milliseconds(5000)) {
+    ++suppressed_commit_warnings_;
+    return;
+  }
+  std::string suppressed = suppressed_commit_warnings_
+                               ? " (" + std::to_string(suppressed_commit_warnings_) + " similar suppressed)"
+                               : std::string();
+  log(LogLevel::warn, "kafka: commit failed, will retry: " + RdKafka::err2str(err) + suppressed);
+  last_commit_warning_ = now;
+  suppressed_commit_warnings_ = 0;
+}
+
+void Runner::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
+  async_commit_pending_ = false;
+  if (err == RdKafka::ERR__NO_OFFSET) return;
+  if (err != RdKafka::ERR_NO_ERROR) return commit_failed(err);
+  kafka_down_ = false;
+  for (RdKafka::TopicPartition* tp : offsets) {
+    if (tp->err() != RdKafka::ERR_NO_ERROR || tp->offset() < 0) continue;
+    if (PartitionPtr partition = find_partition(tp->topic(), tp->partition()))
+      partition->offsets.mark_committed(tp->offset());
+  }
+}
+
+// Runs the Redis pipelines, dead letters and (unless abandoned) JS batches to completion.
+// Waits for everything in flight, not only the revoked partitions' work: simpler, and bounded.
+void Runner::drain(Clock::time_point deadline, bool wait_js) {
+  seal_pipeline();
+  seal_handler_batches();
+  auto busy = [&]() {
+    return !pipelines_.empty() || dead_letters_in_flight_ > 0 || !dead_letter_retry_.empty() ||
+           (wait_js && (!outstanding_batches_.empty() || !ready_batches_.empty()));
+  };
+  while (busy() && Clock::now() < deadline) {
+    process_control();
+    seal_pipeline();
+    if (wait_js) deliver_handler_batches();
+    if (producer_) producer_->poll(0);
+    retry_dead_letters();
+    maintain_redis();
+    send_pipelines();
+    if (redis_up_ && sent_count_ > 0) {
+      receive_front();
+      continue;
+    }
+    if (dead_letters_in_flight_ > 0 && producer_) {
+      producer_->poll(10);
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(shared_->control_mutex);
+    shared_->control_cv.wait_for(lock, milliseconds(10), [&] { return !shared_->control.empty(); });
+    if (shared_->abandon_handlers.load()) wait_js = false;
+  }
+  if (busy()) log(LogLevel::warn, "drain timed out: unacknowledged effects stay uncommitted");
+}
+
+void Runner::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                          std::vector<RdKafka::TopicPartition*>& partitions) {
+  cooperative_ = consumer->rebalance_protocol() == "COOPERATIVE";
+  // A rebalance callback means the group has a new generation: periodic commits may go again.
+  // Except right after a cooperative revoke: librdkafka rejoins at once to hand the revoked
+  // partitions over, and the callbacks it delivers meanwhile do not end that second round.
+  Clock::time_point now = Clock::now();
+  if (now - last_revoke_ > kRevokeRejoinWindow) commits_suspended_until_ = Clock::time_point{};
+  std::string names;
+  for (RdKafka::TopicPartition* tp : partitions)
+    names += (names.empty() ? "" : ", ") + tp->topic() + "[" + std::to_string(tp->partition()) + "]";
+
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    if (cooperative_) {
+      std::unique_ptr<RdKafka::Error> error(consumer->incremental_assign(partitions));
+      if (error) log(LogLevel::error, "kafka: incremental assign failed: " + error->str());
+    } else {
+      RdKafka::ErrorCode code = consumer->assign(partitions);
+      if (code != RdKafka::ERR_NO_ERROR) log(LogLevel::error, "kafka: assign failed: " + RdKafka::err2str(code));
+    }
+    for (RdKafka::TopicPartition* tp : partitions) {
+      auto state = std::make_shared<PartitionState>();
+      state->topic = tp->topic();
+      state->partition = tp->partition();
+      PartitionPtr& slot = partitions_[partition_key(state->topic, state->partition)];
+      if (slot) slot->active = false;
+      slot = std::move(state);
+    }
+    if (paused_) set_paused(partitions, true);
+    kafka_down_ = false;
+    log(LogLevel::info, std::string("partitions assigned (") + (cooperative_ ? "cooperative" : "eager") + "): " + names);
+    return;
+  }
+
+  if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+    if (consumer->assignment_lost()) {
+      log(LogLevel::warn, "partitions lost (not committing): " + names);
+    } else {
+      // Finish what was taken from these partitions so the next owner starts after it.
+      drain(Clock::now() + kDrainTimeout, !shared_->abandon_handlers.load());
+      commit(true, &partitions);
+    }
+    if (cooperative_) {
+      last_revoke_ = Clock::now();
+      commits_suspended_until_ = last_revoke_ + kRebalanceCommitPause;
+    }
+    for (RdKafka::TopicPartition* tp : partitions) {
+      auto it = partitions_.find(partition_key(tp->topic(), tp->partition()));
+      if (it == partitions_.end()) continue;
+      it->second->active = false;
+      partitions_.erase(it);
+    }
+    last_partition_.reset();
+    if (cooperative_) {
+      std::unique_ptr<RdKafka::Error> error(consumer->incremental_unassign(partitions));
+      if (error) log(LogLevel::error, "kafka: incremental unassign failed: " + error->str());
+    } else {
+      consumer->unassign();
+    }
+    log(LogLevel::info, "partitions revoked: " + names);
+    return;
+  }
+
+  log(LogLevel::error, "kafka: rebalance error: " + RdKafka::err2str(err));
+  for (auto& [key, partition] : partitions_) partition->active = false;
+  partitions_.clear();
+  last_partition_.reset();
+  consumer->unassign();
+}
+
+void Runner::event_cb(RdKafka::Event& event) {
+  // Log events may arrive on librdkafka's own threads: only log() is safe there.
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) kafka_down_ = true;
+      log(event.fatal() ? LogLevel::error : LogLevel::warn, "kafka: " + event.str());
+      break;
+    case RdKafka::Event::EVENT_LOG: {
+      int severity = event.severity();
+      LogLevel level = severity <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? LogLevel::error
+                       : severity == RdKafka::Event::EVENT_SEVERITY_WARNING ? LogLevel::warn
+                       : severity <= RdKafka::Event::EVENT_SEVERITY_INFO    ? LogLevel::info
+                                                                            : LogLevel::debug;
+      const std::string facility = event.fac();
+      // Connection failures also arrive as error events (logged above): do not say it twice.
+      if (facility == "FAIL") level = LogLevel::debug;
+      // The dead-letter producer shares the user's properties; consumer-only ones are expected.
+      if (facility == "CONFWARN" && event.str().find("ignored by this producer") != std::string::npos)
+        level = LogLevel::debug;
+      log(level, "kafka " + facility + ": " + event.str());
+      break;
+    }
+    default: break;
+  }
+}
+
+void Runner::publish_stats(bool force) {
+  Clock::time_point now = Clock::now();
+  if (!force && now < next_stats_) return;
+  next_stats_ = now + kStatsInterval;
+
+  EngineStats snapshot = counters_;
+  snapshot.running = true;
+  snapshot.redis_connected = redis_up_;
+  snapshot.healthy = redis_up_ && !kafka_down_;
+  snapshot.handlers.in_flight = outstanding_batches_.size();
+  snapshot.redis.batch_size_avg = counters_.redis.round_trips
+                                      ? static_cast<double>(counters_.redis.commands) / counters_.redis.round_trips
+                                      : 0.0;
+  for (auto& [key, partition] : partitions_) {
+    int64_t low = -1, high = -1;
+    if (consumer_ && consumer_->get_watermark_offsets(partition->topic, partition->partition, &low, &high) ==
+                         RdKafka::ERR_NO_ERROR)
+      partition->high_watermark = high;
+    PartitionStats stats;
+    stats.topic = partition->topic;
+    stats.partition = partition->partition;
+    stats.committed = partition->offsets.committed();
+    stats.position = partition->position;
+    int64_t base = stats.committed >= 0 ? stats.committed : stats.position;
+    stats.lag = (partition->high_watermark >= 0 && base >= 0) ? std::max<int64_t>(0, partition->high_watermark - base)
+                                                               : 0;
+    snapshot.partitions.push_back(std::move(stats));
+  }
+  auto summarize = [](const Histogram& histogram) {
+    LagSummary summary;
+    summary.count = histogram.count();
+    summary.p50 = histogram.percentile(50);
+    summary.p99 = histogram.percentile(99);
+    summary.max = histogram.max();
+    return summary;
+  };
+  snapshot.source_lag = summarize(source_lag_);
+  snapshot.kafka_lag = summarize(kafka_lag_);
+  std::lock_guard<std::mutex> lock(shared_->stats_mutex);
+  shared_->stats = std::move(snapshot);
+}
+
+void Runner::shutdown() {
+  log(LogLevel::info, "engine stopping: draining in-flight work");
+  const bool abandon = shared_->abandon_handlers.load();
+  drain(Clock::now() + (abandon ? kAbandonDrainTimeout : kDrainTimeout), !abandon);
+  commit(true, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(shared_->control_mutex);
+    if (shared_->wake_queue) rd_kafka_queue_destroy(shared_->wake_queue);
+    shared_->wake_queue = nullptr;
+  }
+  // close() revokes the assignment through rebalance_cb (drain: nothing left; commit) and leaves
+  // the group.
+  RdKafka::ErrorCode err = consumer_->close();
+  if (err != RdKafka::ERR_NO_ERROR) log(LogLevel::warn, "kafka: close: " + RdKafka::err2str(err));
+  publish_stats(true);
+  consumer_.reset();
+  if (producer_) {
+    if (producer_->flush(kProducerFlushMs) != RdKafka::ERR_NO_ERROR)
+      log(LogLevel::warn, "dead-letter producer: undelivered messages at stop");
+    producer_->poll(0);
+    producer_.reset();
+  }
+  log(LogLevel::info, "engine stopped");
+}
+
+}  // namespace
+
+// ---- Engine: the handle other threads hold ----
+
+Engine::Engine(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+Engine::~Engine() { stop(); }
+
+Status Engine::create(std::string_view config_json, EngineCallbacks callbacks, std::unique_ptr<Engine>& out) {
+  auto shared = std::make_shared<Shared>();
+  Status st = parse_engine_config(config_json, shared->config);
+  if (!st.ok()) return st;
+  // Surface bad librdkafka properties and rule templates now, as construction errors.
+  std::unique_ptr<RdKafka::Conf> probe;
+  if (!(st = kafka::make_consumer_conf(shared->config.kafka, {}, probe)).ok()) return st;
+  if (!shared->config.dead_letter_topic.empty() &&
+      !(st = kafka::make_producer_conf(shared->config.kafka, nullptr, nullptr, probe)).ok())
+    return st;
+  RuleSet rules;
+  if (!(st = RuleSet::compile(shared->config.rules, shared->config.rule_options, rules)).ok()) return st;
+  shared->callbacks = std::move(callbacks);
+  out.reset(new Engine(std::move(shared)));
+  return Status::Ok();
+}
+
+Status Engine::start() {
+  std::lock_guard<std::mutex> lock(shared_->control_mutex);
+  if (shared_->started) return Status::Error("engine already started");
+  if (shared_->stop_requested.load()) return Status::Error("engine stopped");
+  shared_->started = true;
+  shared_->accepting = true;
+  {
+    std::lock_guard<std::mutex> stats_lock(shared_->stats_mutex);
+    shared_->stats.running = true;
+  }
+  std::shared_ptr<Shared> shared = shared_;
+  // Detached: the thread owns a reference to the shared state and reports its end through
+  // `stopped` and wait_stopped(); nobody ever has to join it.
+  std::thread([shared]() {
+    {
+      Runner runner(shared);
+      runner.run();
+    }
+    if (shared->callbacks.stopped) shared->callbacks.stopped();
+    std::lock_guard<std::mutex> lock(shared->control_mutex);
+    shared->finished = true;
+    shared->finished_cv.notify_all();
+  }).detach();
+  return Status::Ok();
+}
+
+void Engine::stop(bool abandon_handlers) {
+  bool report_now = false;
+  {
+    std::lock_guard<std::mutex> lock(shared_->control_mutex);
+    if (abandon_handlers) shared_->abandon_handlers.store(true);
+    bool first = !shared_->stop_requested.exchange(true);
+    if (!shared_->started && first) {
+      report_now = true;
+      shared_->finished = true;
+    }
+    if (shared_->wake_queue) rd_kafka_queue_yield(shared_->wake_queue);
+    shared_->control_cv.notify_all();
+  }
+  if (report_now && shared_->callbacks.stopped) shared_->callbacks.stopped();
+}
+
+bool Engine::wait_stopped(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(shared_->control_mutex);
+  return shared_->finished_cv.wait_for(lock, milliseconds(timeout_ms), [&] { return shared_->finished; });
+}
+
+bool Engine::invalidate(std::vector<std::string> keys, InvalidateDone done) {
+  std::lock_guard<std::mutex> lock(shared_->control_mutex);
+  if (!shared_->accepting || shared_->stop_requested.load() || shared_->control.size() >= kControlQueueLimit)
+    return false;
+  ControlItem item{ControlItem::Kind::invalidate, std::move(keys), std::move(done), 0, true, {}};
+  shared_->control.push_back(std::move(item));
+  if (shared_->wake_queue) rd_kafka_queue_yield(shared_->wake_queue);
+  shared_->control_cv.notify_all();
+  return true;
+}
+
+void Engine::ack(uint64_t token, bool ok, std::string reason) {
+  std::lock_guard<std::mutex> lock(shared_->control_mutex);
+  if (!shared_->accepting) return;
+  ControlItem item{ControlItem::Kind::ack, {}, {}, token, ok, std::move(reason)};
+  shared_->control.push_back(std::move(item));
+  if (shared_->wake_queue) rd_kafka_queue_yield(shared_->wake_queue);
+  shared_->control_cv.notify_all();
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(shared_->stats_mutex);
+  return shared_->stats;
+}
+
+}  // namespace cdc

@@ -1,0 +1,115 @@
+// The engine: one dedicated thread owning the Kafka consumer, the decoder, the rules, the Redis
+// connection and the dead-letter producer. Other threads talk to it only through a small control
+// queue (invalidate, ack) and read a stats snapshot; nothing on the per-message path takes a lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "debezium/change_event.h"
+#include "engine/config.h"
+
+namespace cdc {
+
+enum class LogLevel { debug, info, warn, error };
+const char* log_level_name(LogLevel level);
+
+// A change event as handed to a JS handler: the decoded event plus where it came from.
+struct HandlerEvent {
+  EventKind kind = EventKind::change;
+  Op op = Op::none;
+  SourceInfo source;
+  bool has_before = false, has_after = false, has_key = false;
+  std::string before_json, after_json, key_json;  // JSON object texts when present
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = -1;  // Kafka message timestamp, -1 when unknown
+};
+
+struct LagSummary {
+  uint64_t count = 0;
+  double p50 = 0, p99 = 0, max = 0;  // milliseconds
+};
+
+struct PartitionStats {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t committed = -1;  // next offset the group will read; -1 when nothing committed yet
+  int64_t position = -1;   // next offset this engine will consume; -1 when unknown
+  int64_t lag = 0;         // high watermark - committed (or position when nothing committed)
+};
+
+struct EngineStats {
+  bool running = false, healthy = false, redis_connected = false;
+  uint64_t consumed = 0, applied = 0;
+  struct Skipped {
+    uint64_t tombstone = 0, heartbeat = 0, transaction = 0, schema_change = 0, no_rule = 0, truncate = 0,
+             message = 0;
+  } skipped;
+  uint64_t missing_fields = 0, dead_lettered = 0, keys_deleted = 0, keys_refreshed = 0;
+  struct Redis {
+    uint64_t round_trips = 0, commands = 0, errors = 0, reconnects = 0;
+    double batch_size_avg = 0;
+  } redis;
+  struct Handlers {
+    uint64_t delivered = 0, in_flight = 0, failed = 0;
+  } handlers;
+  std::vector<PartitionStats> partitions;
+  LagSummary source_lag, kafka_lag;
+};
+
+// Callbacks run on the engine thread (log also on librdkafka's threads): they must only hand the
+// data over (e.g. to a thread-safe function), never block.
+struct EngineCallbacks {
+  std::function<void(LogLevel, std::string)> log;
+  // A batch for one JS handler; ack(token, ...) completes it.
+  std::function<void(uint64_t token, int64_t handler_id, std::vector<HandlerEvent>&& events)> events;
+  // Once: subscribed (ok) or could not start.
+  std::function<void(const Status&)> started;
+  // The last callback the engine ever makes: everything drained, committed and closed.
+  std::function<void()> stopped;
+};
+
+// Completion of invalidate(): the number of keys Redis reported deleted, or an error.
+using InvalidateDone = std::function<void(const Status&, int64_t deleted)>;
+
+class Engine {
+ public:
+  // Validates the config (errors name the field) and the librdkafka properties.
+  static Status create(std::string_view config_json, EngineCallbacks callbacks, std::unique_ptr<Engine>& out);
+  ~Engine();  // requests a stop and lets the thread finish on its own
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Starts the engine thread; `started` reports the outcome. Only once.
+  Status start();
+  // Requests a stop; `stopped` is called when done (right away, on the caller's thread, when the
+  // engine was never started). Idempotent. abandon_handlers: do not wait for JS acks (the JS
+  // environment is going away).
+  void stop(bool abandon_handlers = false);
+  // Waits up to timeout_ms for the engine thread to finish; true when it has.
+  bool wait_stopped(int timeout_ms);
+
+  // Deletes keys (keyPrefix applied) through the engine's Redis pipeline. Returns false (and never
+  // calls `done`) when the engine does not take requests (not started, stopping, queue full);
+  // otherwise `done` is called exactly once on the engine thread, before `stopped`.
+  bool invalidate(std::vector<std::string> keys, InvalidateDone done);
+  // Completes a JS handler batch; !ok dead-letters its events with `reason`.
+  void ack(uint64_t token, bool ok, std::string reason);
+
+  EngineStats stats() const;
+
+  struct Shared;
+
+ private:
+  explicit Engine(std::shared_ptr<Shared> shared);
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace cdc

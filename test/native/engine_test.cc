@@ -1,0 +1,638 @@
+// The engine end to end against librdkafka's mock cluster and a real redis-server.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "redis_server.h"
+
+namespace cdc {
+namespace {
+
+using namespace std::chrono_literals;
+using cdc_test::RedisServer;
+
+const char* kTopic = "dbserver1.public.customers";
+
+// Debian's librdkafka 2.0.2 mock cluster may not support cooperative-sticky; CDC_TEST_ASSIGNMENT
+// overrides the strategy (the engine handles both protocols).
+std::string assignment_strategy() {
+  const char* configured = std::getenv("CDC_TEST_ASSIGNMENT");
+  return configured ? configured : "cooperative-sticky";
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+class MockKafka {
+ public:
+  explicit MockKafka(int brokers = 1) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (handle_ == nullptr) return;
+    cluster_ = rd_kafka_mock_cluster_new(handle_, brokers);
+    if (cluster_ != nullptr) bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  }
+  ~MockKafka() {
+    producer_.reset();
+    if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
+    if (handle_) rd_kafka_destroy(handle_);
+  }
+
+  bool ok() const { return cluster_ != nullptr; }
+  const std::string& bootstraps() const { return bootstraps_; }
+  rd_kafka_mock_cluster_t* cluster() { return cluster_; }
+
+  void create_topic(const std::string& name, int partitions) {
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+  void produce(const std::string& topic, int32_t partition, const std::string& key, const std::string* value) {
+    if (!producer_) {
+      std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+      std::string errstr;
+      conf->set("bootstrap.servers", bootstraps_, errstr);
+      conf->set("log_level", "2", errstr);
+      producer_.reset(RdKafka::Producer::create(conf.get(), errstr));
+      ASSERT_TRUE(producer_) << errstr;
+    }
+    RdKafka::ErrorCode err = producer_->produce(
+        topic, partition, RdKafka::Producer::RK_MSG_COPY, value ? const_cast<char*>(value->data()) : nullptr,
+        value ? value->size() : 0, key.data(), key.size(), 0, nullptr);
+    ASSERT_EQ(err, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(err);
+  }
+
+  void flush() { ASSERT_EQ(producer_->flush(20000), RdKafka::ERR_NO_ERROR); }
+
+  // The group's committed offsets, read through a separate client as another member would.
+  std::vector<int64_t> committed(const std::string& group, const std::string& topic, int partitions) {
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string errstr;
+    conf->set("bootstrap.servers", bootstraps_, errstr);
+    conf->set("group.id", group, errstr);
+    conf->set("log_level", "2", errstr);
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+    std::vector<RdKafka::TopicPartition*> list;
+    for (int p = 0; p < partitions; ++p) list.push_back(RdKafka::TopicPartition::create(topic, p));
+    std::vector<int64_t> offsets(partitions, -1001);
+    if (consumer->committed(list, 10000) == RdKafka::ERR_NO_ERROR) {
+      for (int p = 0; p < partitions; ++p) offsets[p] = list[p]->offset();
+    }
+    RdKafka::TopicPartition::destroy(list);
+    consumer->close();
+    return offsets;
+  }
+
+  // Every message of partition 0 of `topic`, with its headers.
+  struct Record {
+    std::string key, value;
+    std::map<std::string, std::string> headers;
+  };
+  std::vector<Record> read_all(const std::string& topic, size_t expected, std::chrono::milliseconds timeout) {
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string errstr;
+    conf->set("bootstrap.servers", bootstraps_, errstr);
+    conf->set("group.id", "reader", errstr);
+    conf->set("log_level", "2", errstr);
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+    std::vector<RdKafka::TopicPartition*> list{
+        RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_BEGINNING)};
+    consumer->assign(list);
+    RdKafka::TopicPartition::destroy(list);
+    std::vector<Record> records;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
+      std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
+      if (!message || message->err() != RdKafka::ERR_NO_ERROR) continue;
+      Record record;
+      if (message->key()) record.key = *message->key();
+      if (message->payload()) record.value.assign(static_cast<const char*>(message->payload()), message->len());
+      if (RdKafka::Headers* headers = message->headers()) {
+        for (const RdKafka::Headers::Header& header : headers->get_all())
+          record.headers[header.key()] = std::string(static_cast<const char*>(header.value()), header.value_size());
+      }
+      records.push_back(std::move(record));
+    }
+    consumer->close();
+    return records;
+  }
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string bootstraps_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+std::string customer_key(int id) { return R"({"id":)" + std::to_string(id) + "}"; }
+
+// Shaped like test/fixtures/debezium/postgres/pg-v2.7-*.schemaless.json.
+std::string customer_update(int id) {
+  std::string n = std::to_string(id);
+  return R"({"before":{"id":)" + n + R"(,"email":"old)" + n + R"(@example.com"},"after":{"id":)" + n +
+         R"(,"email":"new)" + n +
+         R"(@example.com"},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"dbserver1",)"
+         R"("ts_ms":1790710562903,"snapshot":"false","db":"inventory","sequence":"[null,\"314477488\"]",)"
+         R"("schema":"public","table":"customers","txId":65249,"lsn":314477488,"xmin":null},)"
+         R"("transaction":null,"op":"u","ts_ms":1790710563391})";
+}
+
+// Collects the engine's callbacks for the test thread.
+class Harness {
+ public:
+  EngineCallbacks callbacks(bool with_events = false) {
+    EngineCallbacks callbacks;
+    callbacks.log = [](LogLevel level, std::string message) {
+      if (level != LogLevel::debug || std::getenv("CDC_TEST_KAFKA_DEBUG")) std::cerr << "[" << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() % 100000 << " engine " << log_level_name(level) << "] " << message << "\n";
+    };
+    callbacks.started = [this](const Status& status) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      started_ = true;
+      start_ok_ = status.ok();
+      start_error_ = status.message();
+      cv_.notify_all();
+    };
+    callbacks.stopped = [this]() {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stopped_;
+      cv_.notify_all();
+    };
+    if (with_events) {
+      callbacks.events = [this](uint64_t token, int64_t handler_id, std::vector<HandlerEvent>&& events) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        batches_.push_back(Batch{token, handler_id, std::move(events)});
+        cv_.notify_all();
+      };
+    }
+    return callbacks;
+  }
+
+  bool wait_started(std::string& error) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait_for(lock, 20s, [&] { return started_; });
+    error = start_error_;
+    return started_ && start_ok_;
+  }
+  bool wait_stopped() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, 30s, [&] { return stopped_ > 0; });
+  }
+  int stopped_count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stopped_;
+  }
+
+  struct Batch {
+    uint64_t token = 0;
+    int64_t handler_id = 0;
+    std::vector<HandlerEvent> events;
+  };
+  bool next_batch(Batch& out, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !batches_.empty(); })) return false;
+    out = std::move(batches_.front());
+    batches_.pop_front();
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool started_ = false, start_ok_ = false;
+  std::string start_error_;
+  int stopped_ = 0;
+  std::deque<Batch> batches_;
+};
+
+std::string engine_config(const std::string& brokers, const std::string& group, const std::string& redis_url,
+                          const std::string& extra = "", const std::string& kafka_extra = "") {
+  return R"({"kafka":{"brokers":")" + brokers + R"(","groupId":")" + group + R"(","topics":[")" + kTopic +
+         R"("],"config":{"partition.assignment.strategy":")" + assignment_strategy() +
+         R"(","log_level":)" + (std::getenv("CDC_TEST_KAFKA_DEBUG") ? std::string("7,\"debug\":\"") + std::getenv("CDC_TEST_KAFKA_DEBUG") + "\"" : std::string("3")) +
+         kafka_extra + R"(}},"redis":{"url":")" + redis_url +
+         R"(","connectTimeoutMs":500,"commandTimeoutMs":1000},)"
+         R"("rules":[{"source":"public.customers","invalidate":["customer:{id}"]}],)"
+         R"("batch":{"maxEvents":50,"maxWaitMs":5,"maxInFlight":2},"commitIntervalMs":100)" +
+         extra + "}";
+}
+
+int64_t committed_in_stats(const Engine& engine, int32_t partition) {
+  for (const PartitionStats& stats : engine.stats().partitions)
+    if (stats.topic == kTopic && stats.partition == partition) return stats.committed;
+  return -2;
+}
+
+bool key_exists(RedisServer& redis, int id) {
+  return redis.command({"EXISTS", "customer:" + std::to_string(id)}) == "1";
+}
+
+void set_keys(RedisServer& redis, int from, int to) {
+  for (int id = from; id < to; ++id) redis.command({"SET", "customer:" + std::to_string(id), "cached"});
+}
+
+bool keys_gone(RedisServer& redis, int from, int to) {
+  for (int id = from; id < to; ++id)
+    if (key_exists(redis, id)) return false;
+  return true;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(kafka_.ok());
+    ASSERT_TRUE(redis_.running()) << redis_.error();
+  }
+
+  std::unique_ptr<Engine> start_engine(const std::string& config) {
+    std::unique_ptr<Engine> engine;
+    Status st = Engine::create(config, harness_.callbacks(with_events_), engine);
+    EXPECT_TRUE(st.ok()) << st.message();
+    if (!st.ok()) return nullptr;
+    EXPECT_TRUE(engine->start().ok());
+    std::string error;
+    EXPECT_TRUE(harness_.wait_started(error)) << error;
+    return engine;
+  }
+
+  void stop_engine(std::unique_ptr<Engine>& engine) {
+    engine->stop();
+    EXPECT_TRUE(harness_.wait_stopped());
+    EXPECT_TRUE(engine->wait_stopped(1000));
+  }
+
+  MockKafka kafka_;
+  RedisServer redis_{{"--appendonly", "yes", "--appendfsync", "always"}};
+  Harness harness_;
+  bool with_events_ = false;
+};
+
+TEST_F(EngineTest, AppliesInvalidationsAndCommitsOffsets) {
+  kafka_.create_topic(kTopic, 2);
+  set_keys(redis_, 0, 40);
+  redis_.command({"SET", "customer:unrelated", "stays"});
+  for (int id = 0; id < 40; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id % 2, customer_key(id), &value);
+  }
+  std::string tombstone_key = customer_key(1);
+  kafka_.produce(kTopic, 1, tombstone_key, nullptr);  // a tombstone: skipped, still committed
+  kafka_.flush();
+
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-apply", redis_.url()));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 40); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 20 && committed_in_stats(*engine, 1) == 21; },
+                         15s))
+      << committed_in_stats(*engine, 0) << " " << committed_in_stats(*engine, 1);
+  EXPECT_EQ(redis_.command({"GET", "customer:unrelated"}), "stays");
+
+  EngineStats stats = engine->stats();
+  EXPECT_TRUE(stats.running);
+  EXPECT_TRUE(stats.healthy);
+  EXPECT_TRUE(stats.redis_connected);
+  EXPECT_EQ(stats.consumed, 41u);
+  EXPECT_EQ(stats.applied, 40u);
+  EXPECT_EQ(stats.skipped.tombstone, 1u);
+  EXPECT_EQ(stats.keys_deleted, 40u);
+  EXPECT_GE(stats.redis.round_trips, 1u);
+  EXPECT_EQ(stats.kafka_lag.count, 41u);
+  EXPECT_EQ(stats.source_lag.count, 40u);
+  for (const PartitionStats& partition : stats.partitions) EXPECT_EQ(partition.lag, 0) << partition.partition;
+
+  stop_engine(engine);
+  EXPECT_FALSE(engine->stats().running);
+  std::vector<int64_t> committed = kafka_.committed("g-apply", kTopic, 2);
+  EXPECT_EQ(committed[0], 20);
+  EXPECT_EQ(committed[1], 21);
+}
+
+TEST_F(EngineTest, RedisKilledAndRestartedLosesNothing) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 60);
+  for (int id = 0; id < 30; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-redis", redis_.url()));
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 30); }, 30s));
+  ASSERT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 30; }, 10s));
+
+  ASSERT_TRUE(redis_.kill());
+  for (int id = 30; id < 60; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  EXPECT_TRUE(wait_until([&] { return !engine->stats().healthy; }, 10s));
+  std::this_thread::sleep_for(1500ms);  // the engine has seen the new messages and cannot apply them
+  EngineStats down = engine->stats();
+  EXPECT_FALSE(down.healthy);
+  EXPECT_FALSE(down.redis_connected);
+  EXPECT_EQ(committed_in_stats(*engine, 0), 30) << "committed past an unacknowledged invalidation";
+  EXPECT_EQ(kafka_.committed("g-redis", kTopic, 1)[0], 30);
+
+  ASSERT_TRUE(redis_.restart()) << redis_.error();
+  // The keys written before the crash are back (append-only file): the engine must delete them.
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 30, 60); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 60; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 5s));
+  EXPECT_GE(engine->stats().redis.reconnects, 1u);
+  stop_engine(engine);
+  EXPECT_EQ(kafka_.committed("g-redis", kTopic, 1)[0], 60);
+}
+
+TEST_F(EngineTest, BadMessageIsDeadLetteredAndTheNextApplied) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  set_keys(redis_, 0, 3);
+  std::string bad = "{not json";
+  kafka_.produce(kTopic, 0, customer_key(1), &bad);
+  std::string good = customer_update(2);
+  kafka_.produce(kTopic, 0, customer_key(2), &good);
+  kafka_.flush();
+
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-dlq", redis_.url(),
+                                           R"(,"deadLetterTopic":"cdc-cache.dead-letter")"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return !key_exists(redis_, 2); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 2; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(key_exists(redis_, 1));
+  EXPECT_EQ(engine->stats().dead_lettered, 1u);
+  stop_engine(engine);
+
+  auto records = kafka_.read_all("cdc-cache.dead-letter", 1, 15s);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].value, bad);
+  EXPECT_EQ(records[0].key, customer_key(1));
+  EXPECT_FALSE(records[0].headers["cdc-cache-error"].empty());
+  EXPECT_EQ(records[0].headers["cdc-cache-topic"], kTopic);
+  EXPECT_EQ(records[0].headers["cdc-cache-partition"], "0");
+  EXPECT_EQ(records[0].headers["cdc-cache-offset"], "0");
+}
+
+TEST_F(EngineTest, BrokerDownAndUpRecovers) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 20);
+  for (int id = 0; id < 10; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-broker", redis_.url()));
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 10); }, 30s));
+  ASSERT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 10; }, 10s));
+
+  rd_kafka_mock_broker_set_down(kafka_.cluster(), 1);
+  EXPECT_TRUE(wait_until([&] { return !engine->stats().healthy; }, 15s));
+  rd_kafka_mock_broker_set_up(kafka_.cluster(), 1);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 15s));  // before any new message
+  for (int id = 10; id < 20; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 10, 20); }, 60s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 20; }, 30s)) << committed_in_stats(*engine, 0);
+  stop_engine(engine);
+  EXPECT_EQ(kafka_.committed("g-broker", kTopic, 1)[0], 20);
+}
+
+TEST_F(EngineTest, InvalidateGoesThroughThePipeline) {
+  kafka_.create_topic(kTopic, 1);
+  redis_.command({"SET", "app:a", "1"});
+  redis_.command({"SET", "app:b", "1"});
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-inv", redis_.url(), R"(,"keyPrefix":"app:")"));
+  ASSERT_TRUE(engine);
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  int64_t deleted = -1;
+  ASSERT_TRUE(engine->invalidate({"a", "b", "c"}, [&](const Status& status, int64_t count) {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_TRUE(status.ok()) << status.message();
+    deleted = count;
+    done = true;
+    cv.notify_all();
+  }));
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return done; }));
+  }
+  EXPECT_EQ(deleted, 2);
+  EXPECT_EQ(redis_.command({"EXISTS", "app:a"}), "0");
+  stop_engine(engine);
+  EXPECT_FALSE(engine->invalidate({"a"}, [](const Status&, int64_t) { ADD_FAILURE() << "called after stop"; }));
+}
+
+TEST_F(EngineTest, JsHandlerAcksGateOffsetsAndFailuresAreDeadLettered) {
+  with_events_ = true;
+  kafka_.create_topic(kTopic, 1);
+  for (int id = 0; id < 10; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-js", redis_.url(),
+                                           R"(,"handlers":{"maxBatchSize":5,"maxInFlight":1},)"
+                                           R"("jsHandlers":[{"id":7,"source":"public.*"}])"));
+  ASSERT_TRUE(engine);
+  Harness::Batch first;
+  ASSERT_TRUE(harness_.next_batch(first, 30s));
+  EXPECT_EQ(first.handler_id, 7);
+  ASSERT_EQ(first.events.size(), 5u);
+  EXPECT_EQ(first.events[0].topic, kTopic);
+  EXPECT_EQ(first.events[0].offset, 0);
+  EXPECT_EQ(first.events[0].op, Op::update);
+  EXPECT_EQ(first.events[0].source.name, "public.customers");
+  EXPECT_TRUE(first.events[0].has_after);
+  EXPECT_NE(first.events[0].after_json.find("new0@example.com"), std::string::npos);
+  // Not acknowledged yet: nothing may be committed, and no second batch while one is in flight.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  EXPECT_EQ(engine->stats().handlers.in_flight, 1u);
+  Harness::Batch second;
+  EXPECT_FALSE(harness_.next_batch(second, 300ms));
+
+  engine->ack(first.token, true, "");
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 10s)) << committed_in_stats(*engine, 0);
+  ASSERT_TRUE(harness_.next_batch(second, 10s));
+  ASSERT_EQ(second.events.size(), 5u);
+  EXPECT_EQ(second.events[0].offset, 5);
+  engine->ack(second.token, false, "boom");
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 10; }, 10s)) << committed_in_stats(*engine, 0);
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.dead_lettered, 5u);
+  EXPECT_EQ(stats.handlers.failed, 5u);
+  EXPECT_EQ(stats.handlers.delivered, 10u);
+  stop_engine(engine);
+}
+
+TEST_F(EngineTest, StopIsIdempotentAndWorksBeforeStart) {
+  kafka_.create_topic(kTopic, 1);
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::create(engine_config(kafka_.bootstraps(), "g-stop", redis_.url()), harness_.callbacks(), engine)
+                  .ok());
+  engine->stop();
+  engine->stop();
+  EXPECT_EQ(harness_.stopped_count(), 1);
+  EXPECT_FALSE(engine->start().ok());
+
+  Harness second;
+  std::unique_ptr<Engine> running;
+  ASSERT_TRUE(Engine::create(engine_config(kafka_.bootstraps(), "g-stop", redis_.url()), second.callbacks(), running)
+                  .ok());
+  ASSERT_TRUE(running->start().ok());
+  running->stop();
+  running->stop();
+  EXPECT_TRUE(second.wait_stopped());
+  EXPECT_TRUE(running->wait_stopped(1000));
+  EXPECT_EQ(second.stopped_count(), 1);
+}
+
+TEST_F(EngineTest, RedisDownAtStartIsNotAStartFailure) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 5);
+  ASSERT_TRUE(redis_.kill());
+  for (int id = 0; id < 5; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-late", redis_.url()));
+  ASSERT_TRUE(engine);
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(engine->stats().healthy);
+  ASSERT_TRUE(redis_.restart());
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 5); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 15s));
+  stop_engine(engine);
+}
+
+
+TEST_F(EngineTest, RedisErrorReplyIsDeadLetteredNotRetried) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  // This user may delete but not SET: the refresh gets a NOPERM error reply.
+  ASSERT_EQ(redis_.command({"ACL", "SETUSER", "engine", "on", ">pw", "~*", "+@all", "-set"}), "OK");
+  set_keys(redis_, 0, 2);
+  for (int id = 0; id < 2; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  std::string config = R"({"kafka":{"brokers":")" + kafka_.bootstraps() + R"(","groupId":"g-noperm","topics":[")" +
+                       kTopic + R"("],"config":{"partition.assignment.strategy":")" + assignment_strategy() +
+                       R"("}},"redis":{"url":"redis://engine:pw@127.0.0.1:)" + std::to_string(redis_.port()) +
+                       R"("},"rules":[{"source":"public.customers","invalidate":["customer:{id}"],)"
+                       R"("refresh":{"key":"customer:json:{id}"}}],"deadLetterTopic":"cdc-cache.dead-letter",)"
+                       R"("commitIntervalMs":100})";
+  auto engine = start_engine(config);
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 2); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 2; }, 15s)) << committed_in_stats(*engine, 0);
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.dead_lettered, 2u);
+  EXPECT_EQ(stats.redis.errors, 2u);
+  EXPECT_TRUE(stats.healthy);  // an error reply is the event's problem, not Redis being down
+  stop_engine(engine);
+  auto records = kafka_.read_all("cdc-cache.dead-letter", 2, 15s);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_NE(records[0].headers["cdc-cache-error"].find("NOPERM"), std::string::npos)
+      << records[0].headers["cdc-cache-error"];
+}
+
+TEST_F(EngineTest, RedisHangingTimesOutAndResumes) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 20);
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-hang", redis_.url()));
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(wait_until([&] { return engine->stats().partitions.size() == 1; }, 30s));
+  ASSERT_TRUE(redis_.pause());  // SIGSTOP: the connection stays open, replies never come
+  for (int id = 0; id < 20; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka_.flush();
+  EXPECT_TRUE(wait_until([&] { return !engine->stats().healthy; }, 10s));  // commandTimeoutMs is 1000
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  // Still hanging: reconnecting must not count as healthy (the kernel accepts the connection).
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_FALSE(engine->stats().healthy);
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  ASSERT_TRUE(redis_.resume());
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 20); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 20; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 5s));
+  stop_engine(engine);
+}
+
+TEST_F(EngineTest, RebalanceBetweenTwoEnginesLosesNothing) {
+  kafka_.create_topic(kTopic, 4);
+  auto produce_range = [&](int from, int to) {
+    for (int id = from; id < to; ++id) {
+      std::string value = customer_update(id);
+      kafka_.produce(kTopic, id % 4, customer_key(id), &value);
+    }
+    kafka_.flush();
+  };
+  set_keys(redis_, 0, 120);
+  produce_range(0, 40);
+  // The mock coordinator completes a rebalance only after a member's session times out: keep it short.
+  const std::string fast_group = R"(,"session.timeout.ms":6000,"heartbeat.interval.ms":500)";
+  auto first = start_engine(engine_config(kafka_.bootstraps(), "g-rebalance", redis_.url(), "", fast_group));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 40); }, 30s));
+
+  Harness second_harness;
+  std::unique_ptr<Engine> second;
+  ASSERT_TRUE(Engine::create(engine_config(kafka_.bootstraps(), "g-rebalance", redis_.url(), "", fast_group),
+                             second_harness.callbacks(), second)
+                  .ok());
+  ASSERT_TRUE(second->start().ok());
+  // Both members end up owning part of the topic.
+  EXPECT_TRUE(wait_until([&] {
+    size_t a = first->stats().partitions.size(), b = second->stats().partitions.size();
+    return a > 0 && b > 0 && a + b == 4;
+  }, 60s)) << first->stats().partitions.size() << " + " << second->stats().partitions.size();
+  produce_range(40, 80);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 40, 80); }, 30s));
+
+  // The first leaves: the second takes everything over from the committed offsets.
+  stop_engine(first);
+  EXPECT_TRUE(wait_until([&] { return second->stats().partitions.size() == 4; }, 60s));
+  produce_range(80, 120);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 80, 120); }, 30s));
+  second->stop();
+  EXPECT_TRUE(second_harness.wait_stopped());
+  std::vector<int64_t> committed = kafka_.committed("g-rebalance", kTopic, 4);
+  for (int p = 0; p < 4; ++p) EXPECT_EQ(committed[p], 30) << "partition " << p;
+}
+
+}  // namespace
+}  // namespace cdc
