@@ -79,6 +79,11 @@ void post(const std::shared_ptr<Gate>& gate, Channel& channel, Message* message,
 // Environment teardown (main thread exit, worker termination) for one engine. Registered after the
 // engine's thread-safe function, so it runs before Node closes that function (hooks run in reverse
 // order): stop, wait a bounded time for the commit and group leave, close the gate.
+// The wait joins the engine thread: after a worker's teardown Node may unload this shared object
+// (dlclose), and a thread still running its code (even only its last destructors) would crash
+// the process. Blocking here is acceptable: the hook runs while the environment is being torn down,
+// when its JS no longer runs; it is bounded, and the addon is linked with -z nodelete as the
+// safety net for an engine that does not finish in time.
 struct TeardownHook {
   std::shared_ptr<cdc::Engine> engine;
   std::shared_ptr<Gate> gate;
@@ -86,7 +91,7 @@ struct TeardownHook {
   static void Run(void* arg) {
     std::unique_ptr<TeardownHook> hook(static_cast<TeardownHook*>(arg));
     hook->engine->stop(true);  // JS handler batches cannot be acked any more: abandon them
-    hook->engine->wait_stopped(kTeardownWaitMs);
+    hook->engine->join(kTeardownWaitMs);
     std::lock_guard<std::mutex> lock(hook->gate->mutex);
     hook->gate->open = false;
   }
@@ -154,10 +159,15 @@ void settle_stopped(Napi::Env env, Bridge* bridge) {
   bridge->stop_deferreds.clear();
   if (!bridge->self.IsEmpty()) bridge->self.Reset();
   if (bridge->teardown_hook != nullptr) {
-    // The engine thread is done: nothing is left for the environment teardown to wait for.
-    napi_remove_env_cleanup_hook(env, TeardownHook::Run, bridge->teardown_hook);
-    delete static_cast<TeardownHook*>(bridge->teardown_hook);
-    bridge->teardown_hook = nullptr;
+    // The engine is done. Its thread posted `stopped` as its last call and is normally gone by
+    // now: reap it without blocking. In the rare case it is still finishing, the hook stays and
+    // joins it at environment teardown (before this shared object may be unloaded).
+    auto* hook = static_cast<TeardownHook*>(bridge->teardown_hook);
+    if (hook->engine->join(0)) {
+      napi_remove_env_cleanup_hook(env, TeardownHook::Run, hook);
+      delete hook;
+      bridge->teardown_hook = nullptr;
+    }
   }
 }
 

@@ -49,6 +49,8 @@ constexpr int kProducerFlushMs = 5000;
 constexpr auto kRebalanceCommitPause = milliseconds(60000);  // at most; a rebalance callback ends it
 constexpr auto kKafkaProbeInterval = milliseconds(5000);
 constexpr auto kRevokeRejoinWindow = milliseconds(100);     // callbacks this soon after a revoke
+constexpr auto kFirstAssignmentWait = milliseconds(10000);  // stop during the first group join
+constexpr auto kRedisIdlePingInterval = milliseconds(2000); // no traffic: still notice Redis dying
 
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -80,6 +82,9 @@ struct Engine::Shared {
   bool started = false;  // guarded by control_mutex
   bool finished = false;  // guarded by control_mutex
   std::condition_variable finished_cv;
+
+  std::mutex thread_mutex;
+  std::thread thread;  // joined by Engine::join(), or detached by ~Engine when still running
 
   mutable std::mutex stats_mutex;
   EngineStats stats;
@@ -212,6 +217,10 @@ class Runner : public RdKafka::RebalanceCb,
 
   void publish_stats(bool force);
   void probe_kafka(Clock::time_point now);
+  void ping_idle_redis(Clock::time_point now);
+  void release_unfinished();
+  void wait_for_first_assignment();
+  bool cooperative_configured() const;
   PartitionPtr find_partition(const std::string& topic, int32_t partition);
   static std::string partition_key(const std::string& topic, int32_t partition) {
     return topic + '\0' + std::to_string(partition);
@@ -227,6 +236,7 @@ class Runner : public RdKafka::RebalanceCb,
   RedisNode redis_;
   Backoff backoff_;
   bool cooperative_ = false;
+  bool assigned_once_ = false;  // a first assignment arrived (librdkafka#4312, see shutdown())
 
   std::map<std::string, PartitionPtr> partitions_;
   PartitionPtr last_partition_;  // most messages come from the same partition as the previous one
@@ -239,6 +249,7 @@ class Runner : public RdKafka::RebalanceCb,
   bool redis_ever_connected_ = false;
   Clock::time_point next_redis_attempt_{};
   std::vector<Reply> replies_;
+  Clock::time_point last_redis_reply_{};
 
   std::unordered_map<uint64_t, InvalidateRequest> invalidates_;
   uint64_t next_invalidate_id_ = 0;
@@ -308,6 +319,7 @@ Status Runner::setup() {
   if (redis_status.ok()) {
     redis_up_ = true;
     redis_ever_connected_ = true;
+    last_redis_reply_ = Clock::now();
   } else {
     log(LogLevel::warn, "redis unavailable, retrying: " + redis_status.message());
     next_redis_attempt_ = Clock::now() + backoff_.next_delay();
@@ -388,7 +400,19 @@ void Runner::iterate() {
     next_commit_ = now + milliseconds(config_.commit_interval_ms);
   }
   probe_kafka(now);
+  ping_idle_redis(now);
   publish_stats(false);
+}
+
+// Failures are otherwise seen only when a pipeline is sent: on an idle topic a dead Redis would
+// stay "healthy" until the next change. A PING every few seconds without traffic tells.
+void Runner::ping_idle_redis(Clock::time_point now) {
+  if (!redis_up_ || !pipelines_.empty() || now - last_redis_reply_ < kRedisIdlePingInterval) return;
+  static const std::vector<Command> kPing{Command{{"PING"}}};
+  Status st = redis_.send(kPing);
+  if (st.ok()) st = redis_.receive(1, replies_);
+  if (!st.ok()) return on_redis_failure(st);
+  last_redis_reply_ = Clock::now();
 }
 
 // librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
@@ -656,6 +680,7 @@ bool Runner::receive_front() {
     on_redis_failure(st);
     return false;
   }
+  last_redis_reply_ = Clock::now();
   ++counters_.redis.round_trips;
   counters_.redis.commands += pipeline.commands.size();
   for (size_t i = 0; i < pipeline.commands.size(); ++i) {
@@ -726,6 +751,7 @@ void Runner::maintain_redis() {
     return;
   }
   redis_up_ = true;
+  last_redis_reply_ = Clock::now();
   backoff_.reset();
   if (redis_ever_connected_) ++counters_.redis.reconnects;
   log(LogLevel::info, std::string("redis ") + (redis_ever_connected_ ? "reconnected" : "connected") +
@@ -950,6 +976,7 @@ void Runner::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode e
     names += (names.empty() ? "" : ", ") + tp->topic() + "[" + std::to_string(tp->partition()) + "]";
 
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    assigned_once_ = true;
     if (cooperative_) {
       std::unique_ptr<RdKafka::Error> error(consumer->incremental_assign(partitions));
       if (error) log(LogLevel::error, "kafka: incremental assign failed: " + error->str());
@@ -1079,25 +1106,101 @@ void Runner::shutdown() {
   log(LogLevel::info, "engine stopping: draining in-flight work");
   const bool abandon = shared_->abandon_handlers.load();
   drain(Clock::now() + (abandon ? kAbandonDrainTimeout : kDrainTimeout), !abandon);
+  // Dead letters still on their way get the flush time: a delivered one completes its offset.
+  if (producer_ && producer_->flush(kProducerFlushMs) != RdKafka::ERR_NO_ERROR)
+    log(LogLevel::warn, "dead-letter producer: undelivered messages at stop (their offsets stay uncommitted)");
   commit(true, nullptr);
+  // Whatever is still unfinished was not applied: its offset must stay uncommitted (the group's
+  // next consumer gets it again), and its consumer message must be freed before the consumer is
+  // destroyed, or rd_kafka_destroy() waits for it forever.
+  release_unfinished();
   {
     std::lock_guard<std::mutex> lock(shared_->control_mutex);
     if (shared_->wake_queue) rd_kafka_queue_destroy(shared_->wake_queue);
     shared_->wake_queue = nullptr;
   }
-  // close() revokes the assignment through rebalance_cb (drain: nothing left; commit) and leaves
+  wait_for_first_assignment();
+  // librdkafka 2.0.2 (#4312, fixed in 2.3.0) asserts when destroying a cooperative-sticky consumer
+  // that chose its assignor (JoinGroup answered) but got no assignment yet. Still in that state
+  // after the wait above: leak the handle rather than abort the process.
+  const bool destroy_would_abort = !assigned_once_ && consumer_->rebalance_protocol() == "COOPERATIVE";
+  // close() revokes the assignment through rebalance_cb (nothing left to drain; commit) and leaves
   // the group.
   RdKafka::ErrorCode err = consumer_->close();
   if (err != RdKafka::ERR_NO_ERROR) log(LogLevel::warn, "kafka: close: " + RdKafka::err2str(err));
   publish_stats(true);
-  consumer_.reset();
-  if (producer_) {
-    if (producer_->flush(kProducerFlushMs) != RdKafka::ERR_NO_ERROR)
-      log(LogLevel::warn, "dead-letter producer: undelivered messages at stop");
-    producer_->poll(0);
-    producer_.reset();
+  if (destroy_would_abort) {
+    log(LogLevel::error, "kafka: the consumer stopped during its first group join; its handle is leaked "
+                         "(destroying it would abort the process: librdkafka bug #4312)");
+    (void)consumer_.release();
+  } else {
+    consumer_.reset();
   }
   log(LogLevel::info, "engine stopped");
+}
+
+// Drops every reference to consumed messages that are not finished: Redis pipelines kept for
+// resending, JS batches not acknowledged, dead letters not produced. None of them completes any
+// more (partitions inactive), so none is committed.
+void Runner::release_unfinished() {
+  for (auto& [key, partition] : partitions_) partition->active = false;
+  size_t dropped_pipelines = pipelines_.size() + (current_.commands.empty() ? 0 : 1);
+  if (dropped_pipelines > 0 || !outstanding_batches_.empty() || !ready_batches_.empty() ||
+      !dead_letter_retry_.empty() || dead_letters_in_flight_ > 0)
+    log(LogLevel::warn, "stopping with unacknowledged work (" + std::to_string(dropped_pipelines) +
+                            " Redis pipeline(s), " + std::to_string(outstanding_batches_.size() + ready_batches_.size()) +
+                            " handler batch(es), " + std::to_string(dead_letter_retry_.size() + dead_letters_in_flight_) +
+                            " dead letter(s)): not committed, the group will deliver it again");
+  pipelines_.clear();
+  current_ = Pipeline{};
+  sent_count_ = 0;
+  for (JsHandler& handler : handlers_) handler.current = HandlerBatch{};
+  ready_batches_.clear();
+  outstanding_batches_.clear();
+  dead_letter_retry_.clear();
+  if (producer_) {
+    // Undelivered dead letters hold their message through the delivery report's opaque: purge
+    // them and serve the reports, then the producer can go.
+    producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    Clock::time_point deadline = Clock::now() + milliseconds(kProducerFlushMs);
+    do producer_->poll(10);
+    while (dead_letters_in_flight_ > 0 && Clock::now() < deadline);
+    if (dead_letters_in_flight_ > 0) {
+      // Never expected (a purged message is reported at once). Their reports will not come: the
+      // producer cannot be destroyed safely, nor can the consumer. Keep both rather than hang.
+      log(LogLevel::error, "dead-letter producer: " + std::to_string(dead_letters_in_flight_) +
+                               " delivery report(s) missing after purge; leaking the producer");
+      (void)producer_.release();
+    } else {
+      producer_.reset();
+    }
+  }
+}
+
+bool Runner::cooperative_configured() const {
+  for (const auto& property : config_.kafka.properties)
+    if (property.first == "partition.assignment.strategy")
+      return property.second.find("cooperative-sticky") != std::string::npos;
+  return true;  // our default (kafka/clients.cc)
+}
+
+// librdkafka 2.0.2 (#4312): a cooperative-sticky consumer destroyed between its JoinGroup response
+// and its first assignment aborts the process. A stop in that window keeps serving the consumer
+// until the assignment arrives (usually milliseconds: the SyncGroup round trip), bounded. Messages
+// consumed meanwhile are not processed: never begun, never committed, redelivered.
+void Runner::wait_for_first_assignment() {
+  if (assigned_once_ || !cooperative_configured()) return;
+  const Clock::time_point deadline = Clock::now() + kFirstAssignmentWait;
+  bool logged = false;
+  while (!assigned_once_ && Clock::now() < deadline) {
+    // No broker reachable and no assignor chosen: no join can be under way.
+    if (kafka_down_ && consumer_->rebalance_protocol() != "COOPERATIVE") return;
+    if (!logged) {
+      log(LogLevel::debug, "stopping during the first group join: waiting for the assignment");
+      logged = true;
+    }
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(50));
+  }
 }
 
 }  // namespace
@@ -1106,7 +1209,17 @@ void Runner::shutdown() {
 
 Engine::Engine(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+  const bool finished = wait_stopped(0);
+  std::lock_guard<std::mutex> lock(shared_->thread_mutex);
+  if (!shared_->thread.joinable()) return;
+  if (shared_->thread.get_id() == std::this_thread::get_id() || !finished) {
+    shared_->thread.detach();  // still draining: it owns a reference to the shared state
+  } else {
+    shared_->thread.join();  // finished: only its last instructions are left
+  }
+}
 
 Status Engine::create(std::string_view config_json, EngineCallbacks callbacks, std::unique_ptr<Engine>& out) {
   auto shared = std::make_shared<Shared>();
@@ -1136,9 +1249,10 @@ Status Engine::start() {
     shared_->stats.running = true;
   }
   std::shared_ptr<Shared> shared = shared_;
-  // Detached: the thread owns a reference to the shared state and reports its end through
-  // `stopped` and wait_stopped(); nobody ever has to join it.
-  std::thread([shared]() {
+  // The thread owns a reference to the shared state and reports its end through `stopped` and
+  // wait_stopped(); join() (or ~Engine, once finished) joins it.
+  std::lock_guard<std::mutex> thread_lock(shared_->thread_mutex);
+  shared_->thread = std::thread([shared]() {
     {
       Runner runner(shared);
       runner.run();
@@ -1147,7 +1261,7 @@ Status Engine::start() {
     std::lock_guard<std::mutex> lock(shared->control_mutex);
     shared->finished = true;
     shared->finished_cv.notify_all();
-  }).detach();
+  });
   return Status::Ok();
 }
 
@@ -1190,6 +1304,13 @@ void Engine::ack(uint64_t token, bool ok, std::string reason) {
   shared_->control.push_back(std::move(item));
   if (shared_->wake_queue) rd_kafka_queue_yield(shared_->wake_queue);
   shared_->control_cv.notify_all();
+}
+
+bool Engine::join(int timeout_ms) {
+  if (!wait_stopped(timeout_ms)) return false;
+  std::lock_guard<std::mutex> lock(shared_->thread_mutex);
+  if (shared_->thread.joinable() && shared_->thread.get_id() != std::this_thread::get_id()) shared_->thread.join();
+  return true;
 }
 
 EngineStats Engine::stats() const {

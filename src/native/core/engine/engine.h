@@ -83,7 +83,7 @@ class Engine {
  public:
   // Validates the config (errors name the field) and the librdkafka properties.
   static Status create(std::string_view config_json, EngineCallbacks callbacks, std::unique_ptr<Engine>& out);
-  ~Engine();  // requests a stop and lets the thread finish on its own
+  ~Engine();  // requests a stop; joins the thread when it has finished, else lets it finish on its own
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -95,6 +95,10 @@ class Engine {
   void stop(bool abandon_handlers = false);
   // Waits up to timeout_ms for the engine thread to finish; true when it has.
   bool wait_stopped(int timeout_ms);
+  // Like wait_stopped, and once finished also joins the engine thread, so that none of its code
+  // runs any more when this returns true (the addon calls it before its shared object may be
+  // unloaded). Not from the engine thread itself (callbacks). Idempotent.
+  bool join(int timeout_ms);
 
   // Deletes keys (keyPrefix applied) through the engine's Redis pipeline. Returns false (and never
   // calls `done`) when the engine does not take requests (not started, stopping, queue full);
