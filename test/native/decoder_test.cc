@@ -13,17 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.h"
+
 namespace cdc {
 namespace {
 
-const std::string kFixtures = CDC_FIXTURES_DIR;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using cdc_test::kFixtures;
+using cdc_test::read_file;
 
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 

@@ -11,17 +11,13 @@
 #include <sstream>
 #include <string>
 
+#include "fixtures.h"
+
 namespace cdc {
 namespace {
 
-const std::string kFixtures = CDC_FIXTURES_DIR;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using cdc_test::kFixtures;
+using cdc_test::read_file;
 
 const char* kRules = R"([
   {"source": "inventory.customers", "invalidate": ["customer:{id}", "customer:email:{email}"]},
