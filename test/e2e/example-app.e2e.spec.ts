@@ -63,9 +63,9 @@ describe('examples/nestjs', () => {
         const invoice = await getJson(`${baseUrl}/invoices/${id}`);
         return invoice.email === newEmail;
       });
-      const health = await getJson(`${baseUrl}/health`);
-      expect(health.healthy).toBe(true);
-      expect(health.stats.keysDeleted).toBeGreaterThanOrEqual(1);
+      // stats() is a snapshot published every 100 ms: poll it.
+      await waitUntil('the delete to show in stats', async () => (await getJson(`${baseUrl}/health`)).stats.keysDeleted >= 1);
+      expect((await getJson(`${baseUrl}/health`)).healthy).toBe(true);
     } finally {
       await pg.end();
     }

@@ -132,6 +132,8 @@ describe('cdc-cache on real PostgreSQL, Debezium, Kafka and Redis', () => {
   });
 
   it('commits offsets and reports its counts', async () => {
+    // stats() is a snapshot published every 100 ms: wait for it to include the last delete.
+    await waitUntil('stats to include every delete', async () => invalidator.stats().keysDeleted >= 6);
     const stats = invalidator.stats();
     expect(stats.healthy).toBe(true);
     expect(stats.consumed).toBeGreaterThanOrEqual(4);
