@@ -1,0 +1,106 @@
+'use strict';
+// Helpers shared by the harness and the contender processes.
+const fs = require('fs');
+const path = require('path');
+const http = require('http');
+const { monitorEventLoopDelay, performance } = require('perf_hooks');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+// Loads .infra/env (written by scripts/infra) without overriding the caller's environment.
+function loadInfraEnv() {
+  const file = path.join(REPO_ROOT, '.infra', 'env');
+  if (!fs.existsSync(file)) return;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m && process.env[m[1]] === undefined) process.env[m[1]] = m[2];
+  }
+}
+
+// Wall clock with sub-millisecond resolution, comparable across processes on this machine.
+function nowMs() {
+  return performance.timeOrigin + performance.now();
+}
+
+function peakRssMb() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function cpuSec(usage = process.cpuUsage()) {
+  return (usage.user + usage.system) / 1e6;
+}
+
+// Event-loop responsiveness probe for the consuming process: a histogram of event-loop delay
+// (perf_hooks, 1 ms resolution) while a trivial timer and an HTTP endpoint are alive, as in a
+// service that also answers requests.
+class LoopProbe {
+  constructor() {
+    this.histogram = monitorEventLoopDelay({ resolution: 1 });
+    this.timer = null;
+    this.server = null;
+    this.ticks = 0;
+  }
+  async open() {
+    this.server = http.createServer((req, res) => res.end('ok'));
+    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.timer = setInterval(() => { this.ticks++; }, 5);
+  }
+  start() {
+    if (!this.started) {
+      this.started = true;
+      this.histogram.enable();
+    }
+  }
+  stop() {
+    this.histogram.disable();
+    const h = this.histogram;
+    const ms = (ns) => (Number.isFinite(ns) ? ns / 1e6 : null);
+    // The histogram records how late each 1 ms tick fired; subtract the resolution itself.
+    const late = (ns) => (h.count ? Math.max(0, ms(ns) - 1) : null);
+    return { p50: late(h.percentile(50)), p99: late(h.percentile(99)), max: late(h.max), samples: h.count };
+  }
+  async close() {
+    if (this.timer) clearInterval(this.timer);
+    if (this.server) await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+function contenderConfig() {
+  return JSON.parse(process.env.BENCH_CONFIG || '{}');
+}
+
+function emitResult(result) {
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+// Tracks, per partition, the offsets fully applied (Redis acknowledged) and decides when the
+// backlog (endOffsets = high watermarks) is done.
+class Progress {
+  constructor(endOffsets) {
+    this.end = endOffsets.map(Number);
+    this.through = this.end.map(() => -1);
+    this.remaining = this.end.filter((e) => e > 0).length;
+    this.events = 0;
+  }
+  applied(partition, offset) {
+    const before = this.through[partition];
+    if (offset <= before) return;
+    this.through[partition] = offset;
+    if (before < this.end[partition] - 1 && offset >= this.end[partition] - 1) this.remaining--;
+  }
+  get done() {
+    return this.remaining <= 0;
+  }
+}
+
+function parseRedisUrl(url) {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), db: Number((u.pathname || '/0').slice(1) || 0) };
+}
+
+module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl };
