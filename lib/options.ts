@@ -27,6 +27,11 @@ export interface KafkaOptions {
   topicPattern?: string | RegExp;
   /** Any librdkafka consumer property (security.protocol, sasl.*, ssl.*, ...). */
   config?: Record<string, KafkaConfigValue>;
+  /**
+   * Bytes of fetched messages held ahead of processing: fetching pauses when they are reached and
+   * resumes at half. Bounds the memory a backlog takes. Default 32 MiB.
+   */
+  prefetchBytes?: number;
 }
 
 export interface RedisOptions {
@@ -103,6 +108,7 @@ export interface ResolvedCdcCacheOptions {
     topics?: string[];
     topicPattern?: string;
     config: Record<string, KafkaConfigValue>;
+    prefetchBytes: number;
   };
   redis: Required<RedisOptions>;
   rules: Array<{
@@ -140,6 +146,7 @@ export interface NativeEngineConfig {
 }
 
 export const DEFAULTS = Object.freeze({
+  kafka: Object.freeze({ prefetchBytes: 32 * 1024 * 1024 }),
   redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000 }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
@@ -386,7 +393,7 @@ function checkBrokers(c: Checker, value: unknown): string | undefined {
 }
 
 function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'] | undefined {
-  if (!c.object('kafka', value, ['brokers', 'groupId', 'topics', 'topicPattern', 'config'])) return undefined;
+  if (!c.object('kafka', value, ['brokers', 'groupId', 'topics', 'topicPattern', 'config', 'prefetchBytes'])) return undefined;
   const brokers = checkBrokers(c, value.brokers);
   const groupIdOk = c.nonEmptyString('kafka.groupId', value.groupId);
 
@@ -448,13 +455,16 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
       }
     }
   }
-  if (brokers === undefined || !groupIdOk) return undefined;
+  const prefetchBytes = value.prefetchBytes ?? DEFAULTS.kafka.prefetchBytes;
+  const prefetchOk = c.integer('kafka.prefetchBytes', prefetchBytes, 64 * 1024, 4 * 1024 * 1024 * 1024);
+  if (brokers === undefined || !groupIdOk || !prefetchOk) return undefined;
   return {
     brokers,
     groupId: value.groupId as string,
     ...(topics ? { topics } : {}),
     ...(topicPattern ? { topicPattern } : {}),
     config,
+    prefetchBytes: prefetchBytes as number,
   };
 }
 

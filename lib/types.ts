@@ -80,6 +80,8 @@ export interface CdcCacheStats {
   keysRefreshed: number;
   redis: { roundTrips: number; commands: number; errors: number; reconnects: number; batchSizeAvg: number };
   handlers: { delivered: number; inFlight: number; failed: number };
+  /** Fetched messages waiting to be processed (bytes now, the peak), and fetch pauses because that buffer was full. */
+  prefetch: { bytes: number; peakBytes: number; pauses: number };
   partitions: PartitionStats[];
   /** End-to-end lag in ms from the source commit (source) and from the Kafka timestamp (kafka) to the Redis ack. */
   lagMs: { source: LagSummary; kafka: LagSummary };
@@ -101,6 +103,7 @@ export function emptyStats(): CdcCacheStats {
     keysRefreshed: 0,
     redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
+    prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],
     lagMs: { source: lag(), kafka: lag() },
   };

@@ -11,7 +11,8 @@ namespace {
 
 const char* kValid = R"({
   "kafka": {"brokers": "127.0.0.1:19092", "groupId": "g", "topics": ["dbserver1.public.customers"],
-            "config": {"fetch.max.bytes": 1048576, "enable.partition.eof": false, "client.rack": "r1"}},
+            "config": {"fetch.max.bytes": 1048576, "enable.partition.eof": false, "client.rack": "r1"},
+            "prefetchBytes": 1048576},
   "redis": {"url": "redis://user:s3cret@127.0.0.1:16379/2", "connectTimeoutMs": 1500, "commandTimeoutMs": 4000},
   "rules": [{"source": "public.customers", "invalidate": ["customer:{id}"]}],
   "keyPrefix": "app:", "deleteCommand": "DEL", "deadLetterTopic": "cdc-cache.dead-letter",
@@ -62,6 +63,7 @@ TEST(ConfigTest, ParsesEveryField) {
   EXPECT_EQ(config.batch.max_wait_ms, 7);
   EXPECT_EQ(config.batch.max_in_flight, 3);
   EXPECT_EQ(config.commit_interval_ms, 250);
+  EXPECT_EQ(config.kafka.prefetch_bytes, 1048576);
   EXPECT_EQ(config.handlers.max_batch_size, 50);
   EXPECT_EQ(config.handlers.max_in_flight, 4);
   ASSERT_EQ(config.js_handlers.size(), 1u);
@@ -83,6 +85,7 @@ TEST(ConfigTest, DefaultsAndTopicPattern) {
   EXPECT_EQ(config.batch.max_wait_ms, 5);
   EXPECT_EQ(config.batch.max_in_flight, 4);
   EXPECT_EQ(config.commit_interval_ms, 1000);
+  EXPECT_EQ(config.kafka.prefetch_bytes, 32 << 20);
   EXPECT_EQ(config.handlers.max_batch_size, 500);
   EXPECT_EQ(config.handlers.max_in_flight, 2);
   EXPECT_TRUE(config.dead_letter_topic.empty());
@@ -113,6 +116,8 @@ TEST(ConfigTest, ErrorsNameThePath) {
             "batch.maxInFlight: expected an integer between 1 and 1024");
   EXPECT_EQ(error_of(variant(R"("commitIntervalMs": 250)", R"("commitIntervalMs": -1)")),
             "commitIntervalMs: expected an integer between 1 and 3600000");
+  EXPECT_EQ(error_of(variant(R"("prefetchBytes": 1048576)", R"("prefetchBytes": 100)")),
+            "kafka.prefetchBytes: expected an integer between 65536 and 4294967296");
   EXPECT_EQ(error_of(variant(R"("deleteCommand": "DEL")", R"("deleteCommand": "FLUSHALL")")),
             "deleteCommand: expected \"UNLINK\" or \"DEL\"");
   EXPECT_EQ(error_of(variant(R"("deadLetterTopic": "cdc-cache.dead-letter")", R"("deadLetterTopic": "")")),

@@ -76,6 +76,9 @@ class MockKafka {
       std::string errstr;
       conf->set("bootstrap.servers", bootstraps_, errstr);
       conf->set("log_level", "2", errstr);
+      // The mock broker answers a fetch with whole message sets whatever the fetch size: small
+      // sets keep fetch responses small.
+      conf->set("batch.num.messages", "50", errstr);
       producer_.reset(RdKafka::Producer::create(conf.get(), errstr));
       ASSERT_TRUE(producer_) << errstr;
     }
@@ -227,12 +230,14 @@ class Harness {
   std::deque<Batch> batches_;
 };
 
+// extra: top-level fields; kafka_extra: librdkafka properties; kafka_fields: fields of "kafka".
 std::string engine_config(const std::string& brokers, const std::string& group, const std::string& redis_url,
-                          const std::string& extra = "", const std::string& kafka_extra = "") {
+                          const std::string& extra = "", const std::string& kafka_extra = "",
+                          const std::string& kafka_fields = "") {
   return R"({"kafka":{"brokers":")" + brokers + R"(","groupId":")" + group + R"(","topics":[")" + kTopic +
          R"("],"config":{"partition.assignment.strategy":")" + assignment_strategy() +
          R"(","log_level":)" + (std::getenv("CDC_TEST_KAFKA_DEBUG") ? std::string("7,\"debug\":\"") + std::getenv("CDC_TEST_KAFKA_DEBUG") + "\"" : std::string("3")) +
-         kafka_extra + R"(}},"redis":{"url":")" + redis_url +
+         kafka_extra + "}" + kafka_fields + R"(},"redis":{"url":")" + redis_url +
          R"(","connectTimeoutMs":500,"commandTimeoutMs":1000},)"
          R"("rules":[{"source":"public.customers","invalidate":["customer:{id}"]}],)"
          R"("batch":{"maxEvents":50,"maxWaitMs":5,"maxInFlight":2},"commitIntervalMs":100)" +
@@ -635,6 +640,89 @@ TEST_F(EngineTest, RebalanceBetweenTwoEnginesLosesNothing) {
   for (int p = 0; p < 4; ++p) EXPECT_EQ(committed[p], 30) << "partition " << p;
 }
 
+
+// A prefetch buffer far smaller than the backlog: fetching pauses and resumes again and again,
+// memory stays bounded, and everything is applied and committed. (The mock broker answers
+// fetches in big lumps; the stall that waking the fetchers avoids shows with the real broker:
+// test/e2e/prefetch.e2e.spec.ts.)
+TEST_F(EngineTest, SmallPrefetchBufferBoundsMemoryAndKeepsFetching) {
+  kafka_.create_topic(kTopic, 2);
+  const int count = 6000;  // ~3.3 MB of values: ~25 pause/resume cycles of a 128 KiB hysteresis
+  const uint64_t limit = 256 * 1024;
+  set_keys(redis_, 0, count);
+  for (int id = 0; id < count; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id % 2, customer_key(id), &value);
+  }
+  kafka_.flush();
+  const std::string small_fetches = R"(,"max.partition.fetch.bytes":16384,"fetch.max.bytes":32768,"message.max.bytes":32768)";
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-prefetch", redis_.url(), "", small_fetches,
+                                           R"(,"prefetchBytes":)" + std::to_string(limit)));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().applied == static_cast<uint64_t>(count); }, 60s))
+      << engine->stats().applied << " of " << count << " applied";
+  EXPECT_TRUE(keys_gone(redis_, 0, count));
+  EngineStats stats = engine->stats();
+  EXPECT_GE(stats.prefetch.pauses, 5u);
+  // At most the limit, plus librdkafka's queue (capped at twice the limit), plus one fetch response.
+  EXPECT_LE(stats.prefetch.peak_bytes, 3 * limit + 2 * 32768) << stats.prefetch.peak_bytes;
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == count / 2 && committed_in_stats(*engine, 1) == count / 2; },
+                         15s));
+  stop_engine(engine);
+}
+
+// A member joins and leaves while the first one holds a buffer of fetched, unprocessed messages:
+// whatever the buffer held of a revoked partition is the next owner's to apply, and nothing is
+// applied twice out of order or committed past what was applied.
+TEST_F(EngineTest, PrefetchedMessagesOfRevokedPartitionsGoToTheNextOwner) {
+  kafka_.create_topic(kTopic, 4);
+  const int total = 4000;
+  set_keys(redis_, 0, total);
+  int produced = 0;
+  auto produce_some = [&](int n) {
+    for (int end = std::min(total, produced + n); produced < end; ++produced) {
+      std::string value = customer_update(produced);
+      kafka_.produce(kTopic, produced % 4, customer_key(produced), &value);
+    }
+    kafka_.flush();
+  };
+  produce_some(1000);
+  const std::string fast_group = R"(,"session.timeout.ms":6000,"heartbeat.interval.ms":500,"max.partition.fetch.bytes":16384)";
+  const std::string small_buffer = R"(,"prefetchBytes":65536)";
+  auto first = start_engine(engine_config(kafka_.bootstraps(), "g-prefetch-rebalance", redis_.url(), "", fast_group,
+                                          small_buffer));
+  ASSERT_TRUE(first);
+  Harness second_harness;
+  std::unique_ptr<Engine> second;
+  ASSERT_TRUE(Engine::create(engine_config(kafka_.bootstraps(), "g-prefetch-rebalance", redis_.url(), "", fast_group,
+                                           small_buffer),
+                             second_harness.callbacks(), second)
+                  .ok());
+  ASSERT_TRUE(second->start().ok());
+  // Keep messages coming while the group rebalances.
+  EXPECT_TRUE(wait_until([&] {
+    produce_some(100);
+    size_t a = first->stats().partitions.size(), b = second->stats().partitions.size();
+    return a > 0 && b > 0 && a + b == 4;
+  }, 60s));
+  produce_some(500);
+  stop_engine(first);
+  EXPECT_TRUE(wait_until([&] {
+    produce_some(100);
+    return second->stats().partitions.size() == 4;
+  }, 60s));
+  produce_some(total);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, total); }, 60s));
+  EXPECT_TRUE(wait_until([&] {
+    for (int p = 0; p < 4; ++p)
+      if (committed_in_stats(*second, p) != total / 4) return false;
+    return true;
+  }, 20s));
+  second->stop();
+  EXPECT_TRUE(second_harness.wait_stopped());
+  std::vector<int64_t> committed = kafka_.committed("g-prefetch-rebalance", kTopic, 4);
+  for (int p = 0; p < 4; ++p) EXPECT_EQ(committed[p], total / 4) << "partition " << p;
+}
 
 // librdkafka 2.0.2 (confluentinc/librdkafka#4312): destroying a cooperative-sticky consumer between
 // its JoinGroup response and its first assignment asserts (SIGABRT: the whole process goes). The

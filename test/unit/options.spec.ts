@@ -17,6 +17,7 @@ describe('validateOptions: accepted options and defaults', () => {
       groupId: 'invoices-cache',
       topics: ['dbserver1.public.customers'],
       config: {},
+      prefetchBytes: 32 * 1024 * 1024,
     });
     expect(r.redis).toEqual({ url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
     expect(r.keyPrefix).toBe('');
@@ -168,6 +169,8 @@ describe('validateOptions: errors name the option path and what was expected', (
     ['batch.maxWaitMs string', () => validOptions({ batch: { maxWaitMs: '5' as never } }), 'batch.maxWaitMs: expected an integer from 0 to 60000, got "5"'],
     ['batch.maxInFlight', () => validOptions({ batch: { maxInFlight: 0 } }), 'batch.maxInFlight: expected an integer from 1 to 1024, got 0'],
     ['commitIntervalMs', () => validOptions({ commitIntervalMs: 0 }), 'commitIntervalMs: expected an integer from 1 to 3600000, got 0'],
+    ['kafka.prefetchBytes', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g', topics: ['t'], prefetchBytes: 1024 } }),
+      'kafka.prefetchBytes: expected an integer from 65536 to 4294967296, got 1024'],
     ['handlers.attempts', () => validOptions({ handlers: { attempts: 0 } }), 'handlers.attempts: expected an integer from 1 to 100, got 0'],
     ['handlers.retryDelayMs', () => validOptions({ handlers: { retryDelayMs: -1 } }), 'handlers.retryDelayMs: expected an integer from 0 to 600000, got -1'],
     ['handlers.maxBatchSize', () => validOptions({ handlers: { maxBatchSize: 0 } }), 'handlers.maxBatchSize: expected an integer from 1 to 100000, got 0'],
@@ -272,7 +275,8 @@ describe('toNativeConfig', () => {
     const r = validateOptions(validOptions({ deadLetterTopic: 'dlq', handlers: { attempts: 9, retryDelayMs: 1 } }));
     const config = toNativeConfig(r, [{ id: 1, source: 'public.customers' }]);
     expect(config).toEqual({
-      kafka: { brokers: '127.0.0.1:19092', groupId: 'invoices-cache', topics: ['dbserver1.public.customers'], config: {} },
+      kafka: { brokers: '127.0.0.1:19092', groupId: 'invoices-cache', topics: ['dbserver1.public.customers'], config: {},
+        prefetchBytes: 32 * 1024 * 1024 },
       redis: { url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000 },
       rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'], onTruncate: [] }],
       keyPrefix: '',

@@ -446,6 +446,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     handlers.Set("inFlight", count(stats.handlers.in_flight));
     handlers.Set("failed", count(stats.handlers.failed));
     object.Set("handlers", handlers);
+    Napi::Object prefetch = Napi::Object::New(env);
+    prefetch.Set("bytes", count(stats.prefetch.bytes));
+    prefetch.Set("peakBytes", count(stats.prefetch.peak_bytes));
+    prefetch.Set("pauses", count(stats.prefetch.pauses));
+    object.Set("prefetch", prefetch);
     Napi::Array partitions = Napi::Array::New(env, stats.partitions.size());
     for (size_t i = 0; i < stats.partitions.size(); ++i) {
       const cdc::PartitionStats& partition = stats.partitions[i];

@@ -111,7 +111,7 @@ Status parse_kafka(element value, KafkaSettings& out) {
   object kafka;
   Status st = get_object(value, "kafka", kafka);
   if (!st.ok()) return st;
-  st = check_known_fields(kafka, "kafka", {"brokers", "groupId", "topics", "topicPattern", "config"});
+  st = check_known_fields(kafka, "kafka", {"brokers", "groupId", "topics", "topicPattern", "config", "prefetchBytes"});
   if (!st.ok()) return st;
 
   element field;
@@ -141,6 +141,10 @@ Status parse_kafka(element value, KafkaSettings& out) {
     // librdkafka treats a subscription as a regex only when it starts with '^'.
     if (out.topic_pattern[0] != '^') out.topic_pattern.insert(out.topic_pattern.begin(), '^');
   }
+
+  if (lookup(kafka, "prefetchBytes", field) &&
+      !(st = get_int(field, "kafka.prefetchBytes", int64_t{1} << 16, int64_t{1} << 32, out.prefetch_bytes)).ok())
+    return st;
 
   if (lookup(kafka, "config", field)) {
     object properties;

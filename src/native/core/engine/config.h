@@ -20,6 +20,10 @@ struct KafkaSettings {
   std::string topic_pattern;        // ... or a regex (always starts with '^', as librdkafka wants)
   // User librdkafka properties in declaration order, values already turned into strings.
   std::vector<std::pair<std::string, std::string>> properties;
+  // Fetched messages the engine holds ahead of processing. Above this, fetching pauses; it resumes
+  // at half. (The engine does its own prefetch flow control: librdkafka 2.0.2's queue thresholds
+  // stall fetching for about a second each time they are reached.)
+  int64_t prefetch_bytes = int64_t{32} << 20;
 };
 
 struct RedisSettings {

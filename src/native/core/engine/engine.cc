@@ -42,7 +42,7 @@ using std::chrono::milliseconds;
 constexpr size_t kControlQueueLimit = 10000;      // pending invalidate/ack requests from JS
 constexpr size_t kKeysPerInvalidateCommand = 512;  // one UNLINK per this many keys
 constexpr auto kStatsInterval = milliseconds(100);
-constexpr auto kIdlePollTimeout = milliseconds(100);
+constexpr auto kIdlePollTimeout = milliseconds(50);
 constexpr auto kDrainTimeout = milliseconds(10000);  // stop and revoke: wait for in-flight effects
 constexpr auto kAbandonDrainTimeout = milliseconds(2000);  // the JS environment is going away
 constexpr int kProducerFlushMs = 5000;
@@ -51,6 +51,8 @@ constexpr auto kKafkaProbeInterval = milliseconds(5000);
 constexpr auto kRevokeRejoinWindow = milliseconds(100);     // callbacks this soon after a revoke
 constexpr auto kFirstAssignmentWait = milliseconds(10000);  // stop during the first group join
 constexpr auto kRedisIdlePingInterval = milliseconds(2000); // no traffic: still notice Redis dying
+constexpr const char* kRedisBehind = "redis behind";
+constexpr auto kFetchStall = milliseconds(25);  // nothing fetched this long, with data to fetch
 
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -101,6 +103,7 @@ struct PartitionState {
   int32_t partition = 0;
   PartitionOffsets offsets;
   int64_t position = -1;        // next offset to consume
+  int64_t fetched = -1;         // one past the last offset taken from librdkafka (-1: none yet)
   int64_t high_watermark = -1;  // cached locally by librdkafka from fetch responses
   size_t unfinished = 0;        // messages begun and not finished
   bool active = true;           // false once revoked: late completions are ignored
@@ -187,6 +190,9 @@ class Runner : public RdKafka::RebalanceCb,
   void shutdown();
 
   void consume_batch();
+  bool pull_messages(int timeout_ms);
+  void drop_prefetched(const std::vector<RdKafka::TopicPartition*>* only);
+  const char* backpressure() const;
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   void skip(PartitionState& partition, int64_t offset, uint64_t& counter);
   void add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending);
@@ -210,6 +216,8 @@ class Runner : public RdKafka::RebalanceCb,
 
   void update_pause();
   void set_paused(std::vector<RdKafka::TopicPartition*>& partitions, bool paused);
+  void wake_fetchers();
+  void wake_stalled_fetchers(Clock::time_point now);
   std::vector<RdKafka::TopicPartition*> assigned_list();
   void commit(bool synchronous, const std::vector<RdKafka::TopicPartition*>* only);
   void commit_failed(RdKafka::ErrorCode err);
@@ -241,6 +249,15 @@ class Runner : public RdKafka::RebalanceCb,
   std::map<std::string, PartitionPtr> partitions_;
   PartitionPtr last_partition_;  // most messages come from the same partition as the previous one
 
+  // Messages taken from librdkafka and not processed yet, in consumption order. librdkafka's own
+  // queue is kept nearly empty, so its thresholds never stall fetching; this buffer's size decides
+  // when fetching pauses (full) and resumes (half empty).
+  std::deque<std::unique_ptr<RdKafka::Message>> prefetched_;
+  int64_t prefetched_bytes_ = 0;
+  PartitionPtr last_pulled_;  // the partition of the last message taken from librdkafka
+  Clock::time_point last_pull_{};   // when the last message was taken from librdkafka
+  Clock::time_point next_stall_check_{};
+
   // Redis: pipelines_ in order; the first sent_count_ are on the wire awaiting replies.
   std::deque<Pipeline> pipelines_;
   size_t sent_count_ = 0;
@@ -270,7 +287,8 @@ class Runner : public RdKafka::RebalanceCb,
   Clock::time_point last_revoke_{};
   Clock::time_point last_commit_warning_{};
   uint64_t suppressed_commit_warnings_ = 0;
-  bool paused_ = false;
+  bool paused_ = false;                     // fetching paused: the prefetch buffer is full
+  const char* waiting_reason_ = nullptr;    // why processing waits (nullptr: it does not)
   bool batch_full_ = false;  // the last consume round hit maxEvents: more is waiting
   std::atomic<bool> kafka_down_{false};
   Clock::time_point next_kafka_probe_{};  // set from librdkafka error events
@@ -375,6 +393,7 @@ void Runner::iterate() {
   retry_dead_letters();
   maintain_redis();
   send_pipelines();
+  deliver_handler_batches();  // acks just processed may have opened the window
 
   consume_batch();
   seal_pipeline();
@@ -401,7 +420,27 @@ void Runner::iterate() {
   }
   probe_kafka(now);
   ping_idle_redis(now);
+  wake_stalled_fetchers(now);
   publish_stats(false);
+}
+
+// librdkafka 2.0.2 also stops fetching for up to a second when its own queue reached
+// queued.max.messages.kbytes (the engine thread was held up, e.g. by a slow Redis reply). Nothing
+// arrived for a while although a partition is known to have more: wake the fetchers.
+void Runner::wake_stalled_fetchers(Clock::time_point now) {
+  if (paused_ || !prefetched_.empty() || now < next_stall_check_ || now - last_pull_ < kFetchStall) return;
+  next_stall_check_ = now + kFetchStall;
+  for (const auto& [key, partition] : partitions_) {
+    int64_t low = -1, high = -1;
+    if (partition->fetched < 0 ||
+        consumer_->get_watermark_offsets(partition->topic, partition->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
+        high <= partition->fetched)
+      continue;
+    log(LogLevel::debug, "kafka: fetching stalled with " + std::to_string(high - partition->fetched) + " message(s) to go in " +
+                             partition->topic + "[" + std::to_string(partition->partition) + "]; waking the fetchers");
+    wake_fetchers();
+    return;
+  }
 }
 
 // Failures are otherwise seen only when a pipeline is sent: on an idle topic a dead Redis would
@@ -443,10 +482,38 @@ void Runner::consume_batch() {
   if (dead_letters_in_flight_ > 0 || !dead_letter_retry_.empty()) first_wait = std::min(first_wait, milliseconds(5));
   if (sent_count_ > 0) first_wait = milliseconds(0);
 
+  // While Redis or the JS handlers are behind, nothing new is begun, but the consumer is still
+  // served (rebalances, max.poll.interval.ms) and whatever arrives waits in the buffer.
+  if (backpressure() != nullptr) {
+    pull_messages(static_cast<int>(first_wait.count()));
+    return;
+  }
+  if (!prefetched_.empty()) first_wait = milliseconds(0);
   int timeout_ms = static_cast<int>(first_wait.count());
   Clock::time_point deadline{};
   int count = 0;
   while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
+    if (ready_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) break;  // JS is behind
+    if (prefetched_.empty() && !pull_messages(timeout_ms)) break;
+    std::unique_ptr<RdKafka::Message> message = std::move(prefetched_.front());
+    prefetched_.pop_front();
+    prefetched_bytes_ -= static_cast<int64_t>(message->len());
+    handle_message(std::move(message));
+    if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
+    timeout_ms = static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count()));
+  }
+  batch_full_ = count >= config_.batch.max_events;
+  pull_messages(0);  // top the buffer up so librdkafka's queue stays short
+}
+
+// Moves messages from librdkafka into the prefetch buffer: waits up to timeout_ms for the first,
+// then takes all that is already there (update_pause() bounds the buffer by pausing the fetch;
+// an emptied librdkafka queue loses nothing when that happens). Serves librdkafka's callbacks
+// (rebalance, commits, events) as a side effect. True when at least one message arrived.
+bool Runner::pull_messages(int timeout_ms) {
+  bool got = false;
+  while (!shared_->stop_requested.load(std::memory_order_relaxed)) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     if (!message) break;
     RdKafka::ErrorCode err = message->err();
@@ -457,12 +524,47 @@ void Runner::consume_batch() {
                                 (message->topic_name().empty() ? "" : " (" + message->topic_name() + ")"));
       break;
     }
-    handle_message(std::move(message));
-    if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
-    timeout_ms = static_cast<int>(std::max<int64_t>(
-        0, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count()));
+    if (!last_pulled_ || !last_pulled_->active || last_pulled_->partition != message->partition() ||
+        last_pulled_->topic != message->topic_name())
+      last_pulled_ = find_partition(message->topic_name(), message->partition());
+    if (last_pulled_) last_pulled_->fetched = message->offset() + 1;
+    last_pull_ = Clock::now();
+    prefetched_bytes_ += static_cast<int64_t>(message->len());
+    counters_.prefetch.peak_bytes = std::max(counters_.prefetch.peak_bytes, static_cast<uint64_t>(prefetched_bytes_));
+    prefetched_.push_back(std::move(message));
+    got = true;
+    timeout_ms = 0;
   }
-  batch_full_ = count >= config_.batch.max_events;
+  return got;
+}
+
+// Forgets buffered messages of the given partitions (all when null). They were never begun, so
+// nothing of them is committed: the partition's next owner reads them again.
+void Runner::drop_prefetched(const std::vector<RdKafka::TopicPartition*>* only) {
+  auto revoked = [&](const RdKafka::Message& message) {
+    if (!only) return true;
+    for (const RdKafka::TopicPartition* tp : *only)
+      if (tp->partition() == message.partition() && tp->topic() == message.topic_name()) return true;
+    return false;
+  };
+  std::deque<std::unique_ptr<RdKafka::Message>> kept;
+  for (auto& message : prefetched_) {
+    if (revoked(*message)) {
+      prefetched_bytes_ -= static_cast<int64_t>(message->len());
+    } else {
+      kept.push_back(std::move(message));
+    }
+  }
+  prefetched_.swap(kept);
+}
+
+// Why new work must wait, or nullptr: Redis unavailable or behind, or the JS handlers busy (as
+// many batches wait for them as may be in flight).
+const char* Runner::backpressure() const {
+  if (!redis_up_) return "redis unavailable";
+  if (ready_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) return "JS handlers busy";
+  if (pipelines_.size() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) return kRedisBehind;
+  return nullptr;
 }
 
 PartitionPtr Runner::find_partition(const std::string& topic, int32_t partition) {
@@ -844,24 +946,48 @@ void Runner::set_paused(std::vector<RdKafka::TopicPartition*>& partitions, bool 
     log(LogLevel::warn, std::string("kafka: ") + (paused ? "pause" : "resume") + " failed: " + RdKafka::err2str(err));
 }
 
+// librdkafka 2.0.2 does not wake a resumed partition's fetcher: it notices up to a second later.
+// A seek to the offset it resumes from anyway (one past the last message taken from it) does wake
+// it, and drops nothing: a paused partition's queue is already empty.
+void Runner::wake_fetchers() {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size()));
+  for (const auto& [key, partition] : partitions_)
+    if (partition->fetched >= 0)
+      rd_kafka_topic_partition_list_add(list, partition->topic.c_str(), partition->partition)->offset = partition->fetched;
+  if (list->cnt > 0) {
+    if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_->c_ptr(), list, 0)) {
+      log(LogLevel::debug, std::string("kafka: seek after resume failed: ") + rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+// Fetching pauses only because the prefetch buffer is full: whatever else holds processing up
+// (Redis, JS handlers) leaves messages in the buffer, which fills and then pauses the fetch.
 void Runner::update_pause() {
   if (!consumer_) return;
-  const char* reason = nullptr;
-  if (!redis_up_) {
-    reason = "redis unavailable";
-  } else if (!ready_batches_.empty() &&
-             outstanding_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) {
-    reason = "JS handlers busy";
-  } else if (pipelines_.size() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) {
-    reason = "redis behind";
+  const char* waiting = backpressure();
+  if (waiting != waiting_reason_) {
+    // "redis behind" comes and goes under load: not worth an info line each time.
+    const LogLevel level = (waiting ? waiting : waiting_reason_) == kRedisBehind ? LogLevel::debug : LogLevel::info;
+    log(level, waiting ? std::string("processing waits: ") + waiting : std::string("processing resumed"));
+    waiting_reason_ = waiting;
   }
-  bool want = reason != nullptr;
-  if (want == paused_) return;
-  paused_ = want;
+  // Hysteresis: a full buffer pauses fetching until half of it is processed.
+  const int64_t limit = config_.kafka.prefetch_bytes;
+  const bool full = paused_ ? prefetched_bytes_ > limit / 2 : prefetched_bytes_ >= limit;
+  if (full == paused_) return;
+  paused_ = full;
   std::vector<RdKafka::TopicPartition*> list = assigned_list();
-  set_paused(list, want);
+  set_paused(list, paused_);
   RdKafka::TopicPartition::destroy(list);
-  log(LogLevel::info, want ? std::string("fetching paused: ") + reason : std::string("fetching resumed"));
+  if (paused_) {
+    ++counters_.prefetch.pauses;
+  } else {
+    wake_fetchers();
+  }
+  log(LogLevel::debug, paused_ ? "fetching paused: prefetch buffer full" : "fetching resumed");
 }
 
 void Runner::commit(bool synchronous, const std::vector<RdKafka::TopicPartition*>* only) {
@@ -1006,6 +1132,7 @@ void Runner::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode e
       drain(Clock::now() + kDrainTimeout, !shared_->abandon_handlers.load());
       commit(true, &partitions);
     }
+    drop_prefetched(&partitions);
     if (cooperative_) {
       last_revoke_ = Clock::now();
       commits_suspended_until_ = last_revoke_ + kRebalanceCommitPause;
@@ -1017,6 +1144,7 @@ void Runner::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode e
       partitions_.erase(it);
     }
     last_partition_.reset();
+    last_pulled_.reset();
     if (cooperative_) {
       std::unique_ptr<RdKafka::Error> error(consumer->incremental_unassign(partitions));
       if (error) log(LogLevel::error, "kafka: incremental unassign failed: " + error->str());
@@ -1028,9 +1156,11 @@ void Runner::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode e
   }
 
   log(LogLevel::error, "kafka: rebalance error: " + RdKafka::err2str(err));
+  drop_prefetched(nullptr);
   for (auto& [key, partition] : partitions_) partition->active = false;
   partitions_.clear();
   last_partition_.reset();
+  last_pulled_.reset();
   consumer->unassign();
 }
 
@@ -1070,6 +1200,7 @@ void Runner::publish_stats(bool force) {
   snapshot.redis_connected = redis_up_;
   snapshot.healthy = redis_up_ && !kafka_down_;
   snapshot.handlers.in_flight = outstanding_batches_.size();
+  snapshot.prefetch.bytes = static_cast<uint64_t>(prefetched_bytes_);
   snapshot.redis.batch_size_avg = counters_.redis.round_trips
                                       ? static_cast<double>(counters_.redis.commands) / counters_.redis.round_trips
                                       : 0.0;
@@ -1151,6 +1282,7 @@ void Runner::release_unfinished() {
                             " Redis pipeline(s), " + std::to_string(outstanding_batches_.size() + ready_batches_.size()) +
                             " handler batch(es), " + std::to_string(dead_letter_retry_.size() + dead_letters_in_flight_) +
                             " dead letter(s)): not committed, the group will deliver it again");
+  drop_prefetched(nullptr);
   pipelines_.clear();
   current_ = Pipeline{};
   sent_count_ = 0;

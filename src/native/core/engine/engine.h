@@ -60,6 +60,10 @@ struct EngineStats {
   struct Handlers {
     uint64_t delivered = 0, in_flight = 0, failed = 0;
   } handlers;
+  struct Prefetch {
+    uint64_t bytes = 0, peak_bytes = 0;  // fetched messages waiting to be processed
+    uint64_t pauses = 0;                 // fetch pauses because the buffer was full
+  } prefetch;
   std::vector<PartitionStats> partitions;
   LagSummary source_lag, kafka_lag;
 };

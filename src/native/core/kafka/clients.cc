@@ -1,5 +1,7 @@
 #include "kafka/clients.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 namespace cdc {
@@ -50,6 +52,14 @@ Status make_consumer_conf(const KafkaSettings& settings, const ConsumerCallbacks
                             property.second)).ok())
       return st;
   }
+  // The engine empties librdkafka's queue into its own prefetch buffer all the time, so this limit
+  // only matters while the engine thread is held up. It must stay well above what one pause can
+  // leave behind in that queue (a fetch in flight, dropped when popped): reaching it stops
+  // librdkafka 2.0.2's fetcher for up to a second.
+  if (!user_set(settings, "queued.max.messages.kbytes") &&
+      !(st = set_property(*conf, "kafka.prefetchBytes", "queued.max.messages.kbytes",
+                          std::to_string(std::max<int64_t>(1, settings.prefetch_bytes * 2 / 1024)))).ok())
+    return st;
   for (const auto& property : settings.properties) {
     if (!(st = set_property(*conf, "kafka.config." + property.first, property.first, property.second)).ok())
       return st;
