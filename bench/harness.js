@@ -24,6 +24,9 @@ const TOPIC_VERSION = 'v1';
 const BACKLOG_CONTENDERS = ['cdc-cache', 'kafkajs-batch-pipeline', 'confluent-batch-pipeline', 'kafkajs-each-message'];
 const LIMITS = ['limit-raw-consume', 'limit-redis-del-pipelined'];
 const STEADY_CONTENDERS = ['cdc-cache', 'kafkajs-batch-pipeline'];
+// The floor under the steady-load latency: a bare librdkafka consumer (bench/native/rawlat.cc).
+const STEADY_FLOOR = 'limit-raw-consume';
+const RAWLAT = path.join(REPO_ROOT, 'build', 'bench', 'rawlat');
 
 function parseArgs(argv) {
   const opts = { quick: false, reps: 3, only: null, steady: true, redisUrl: null, n: null, steadySeconds: null,
@@ -49,7 +52,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       console.log('usage: npm run bench [-- --quick] [--reps 3] [--only cdc-cache,limit-raw-consume] [--no-steady]\n' +
         '       [--n 1000000] [--steady-seconds 30] [--steady-rates 5000,20000] [--each-message-timebox 60]\n' +
-        '       [--cdc-batch \'{"maxEvents":1000,"maxWaitMs":5,"maxInFlight":4}\'   (cdc-cache batch options; default: library defaults)]\n' +
+        '       [--cdc-batch \'{"maxEvents":1000,"maxWaitMs":0,"maxInFlight":4}\'   (cdc-cache batch options; default: library defaults)]\n' +
         '       [--redis-url redis://127.0.0.1:16379/9   (default: a private redis-server started for the run)]\n' +
         '       [--out file.json   (write only that file; keep latest.json, RESULTS.md and the chart)]\n' +
         '       [--render   (only re-render RESULTS.md and results/chart.png from results/latest.json)]');
@@ -298,6 +301,12 @@ async function main() {
           steadyRuns.push(r);
           log(`steady ${name} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms, ` +
             `observed ${r.observed}/${r.sent}${r.error ? ` ERROR ${r.error}` : ''}`);
+        }
+        if (wanted(STEADY_FLOOR) && fs.existsSync(RAWLAT)) {
+          const r = await runSteadyFloor({ rep, rate, seconds: opts.steadySeconds, runId, brokers });
+          steadyRuns.push(r);
+          log(`steady ${STEADY_FLOOR} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms` +
+            `${r.error ? ` ERROR ${r.error}` : ''}`);
         }
       }
     }
@@ -553,6 +562,41 @@ async function runSteady(name, { rep, rate, seconds, runId, brokers, redis, redi
   return record;
 }
 
+// The latency floor at the same rate: the same producer, a bare librdkafka consumer that only notes
+// each message's arrival (append time -> consumption, no Redis).
+async function runSteadyFloor({ rep, rate, seconds, runId, brokers }) {
+  const topic = `bench.${TOPIC_VERSION}.steady.${runId}.${STEADY_FLOOR}.r${rate}.${rep}`;
+  const groupId = `bench-steady-${STEADY_FLOOR}-${runId}-${rate}-${rep}`;
+  const total = Math.round(rate * seconds);
+  const record = { contender: STEADY_FLOOR, rate, rep: rep + 1, seconds, sent: total, observed: 0 };
+  await withAdmin(brokers, (a) => recreateTopic(a, topic, PARTITIONS, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]));
+  const child = spawn(RAWLAT, [brokers, topic, groupId, String(total)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const ready = new Promise((resolve) => child.stdout.on('data', (d) => { stdout += d; if (stdout.includes('READY')) resolve(); }));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  if ((await Promise.race([ready.then(() => 'ready'), exited.then(() => 'exit'), sleep(60000).then(() => 'timeout')])) !== 'ready') {
+    child.kill('SIGKILL');
+    record.error = `rawlat not ready: ${stderr.trim().slice(-300)}`;
+    return record;
+  }
+  await sleep(2000);
+  await new Promise((resolve) => {
+    const producer = spawn(process.execPath, [path.join(BENCH_DIR, 'steady-producer.js'), topic, String(rate), String(seconds), '10000000'],
+      { stdio: ['ignore', 'ignore', 'inherit'] });
+    producer.on('exit', resolve);
+  });
+  await exited;
+  const line = /RESULT (\{.*\})/.exec(stdout);
+  if (!line) record.error = `rawlat: no result (${stderr.trim().slice(-300)})`;
+  else {
+    const r = JSON.parse(line[1]);
+    Object.assign(record, { observed: r.count, p50_ms: r.p50_ms, p99_ms: r.p99_ms, p999_ms: r.p999_ms, max_ms: r.max_ms });
+  }
+  await withAdmin(brokers, async (a) => { await a.deleteTopics({ topics: [topic] }).catch(() => {}); await deleteGroups(a, [groupId]); });
+  return record;
+}
+
 // What else is using the machine (the harness runs on a shared 2-core box): top CPU users by ps.
 function busiestProcesses() {
   // two top iterations 1 s apart: the second shows the CPU share over that second (ps shows lifetime averages)
@@ -619,7 +663,7 @@ function summarize({ opts, runs, steadyRuns, skipped, topic, full, generation, r
     entry.steady_latency[key] = entry.steady_latency[key] || { runs: [] };
     entry.steady_latency[key].runs.push(r);
   }
-  for (const name of STEADY_CONTENDERS) {
+  for (const name of [...STEADY_CONTENDERS, STEADY_FLOOR]) {
     const sl = out[name] && out[name].steady_latency;
     if (!sl) continue;
     for (const rate of Object.keys(sl)) {
@@ -759,7 +803,7 @@ function renderMarkdown(results) {
     if (e && e.note && e.time_boxed) lines.push('', `† ${name}: ${e.note}.`);
   }
   lines.push('');
-  const withSteady = STEADY_CONTENDERS.filter((n) => results[n] && results[n].steady_latency);
+  const withSteady = [...STEADY_CONTENDERS, STEADY_FLOOR].filter((n) => results[n] && results[n].steady_latency);
   if (withSteady.length) {
     lines.push('## Steady load: Kafka append → Redis delete', '');
     lines.push(`A producer writes at a fixed rate for ${m.steady.seconds} s into a fresh 4-partition topic with ` +
@@ -779,6 +823,11 @@ function renderMarkdown(results) {
     if (results['cdc-cache'] && results['cdc-cache'].steady_latency) {
       lines.push('', 'For comparison, cdc-cache\'s own `stats().lagMs.kafka` measures message timestamp → *consumption* by the engine ' +
         '(not → Redis acknowledgement); its values are kept in latest.json under `steady_latency.<rate>.runs[].engine_lag_ms`.');
+    }
+    if (results[STEADY_FLOOR] && results[STEADY_FLOOR].steady_latency) {
+      lines.push('', `**${STEADY_FLOOR}** is the floor under these figures: the same producer at the same rate, and a bare librdkafka ` +
+        'consumer (`bench/native/rawlat.cc`) that only notes when each message arrives (append time → consumption, ' +
+        'no Redis, no observer): what the broker, librdkafka and this machine\'s scheduling cost before any consumer does any work.');
     }
     lines.push('');
   }

@@ -63,7 +63,10 @@ export interface CdcCacheRule {
 export interface BatchOptions {
   /** Most events applied in one Redis pipeline. Default 1000. */
   maxEvents?: number;
-  /** Longest wait for a batch to fill. Default 5 ms. */
+  /**
+   * Longest wait for a batch to fill. Default 0: a batch takes what has arrived and goes (under
+   * load batches fill anyway, while earlier pipelines are in flight).
+   */
   maxWaitMs?: number;
   /** Redis pipelines in flight. Default 4. */
   maxInFlight?: number;
@@ -150,7 +153,7 @@ export const DEFAULTS = Object.freeze({
   redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000 }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
-  batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 5, maxInFlight: 4 }),
+  batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 }),
   commitIntervalMs: 1000,
   handlers: Object.freeze({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 }),
 });

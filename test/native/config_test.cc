@@ -82,7 +82,7 @@ TEST(ConfigTest, DefaultsAndTopicPattern) {
   EXPECT_TRUE(config.kafka.topics.empty());
   EXPECT_TRUE(config.rule_options.use_unlink);
   EXPECT_EQ(config.batch.max_events, 1000);
-  EXPECT_EQ(config.batch.max_wait_ms, 5);
+  EXPECT_EQ(config.batch.max_wait_ms, 0);
   EXPECT_EQ(config.batch.max_in_flight, 4);
   EXPECT_EQ(config.commit_interval_ms, 1000);
   EXPECT_EQ(config.kafka.prefetch_bytes, 32 << 20);

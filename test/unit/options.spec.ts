@@ -22,7 +22,7 @@ describe('validateOptions: accepted options and defaults', () => {
     expect(r.redis).toEqual({ url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
     expect(r.keyPrefix).toBe('');
     expect(r.deleteCommand).toBe('UNLINK');
-    expect(r.batch).toEqual({ maxEvents: 1000, maxWaitMs: 5, maxInFlight: 4 });
+    expect(r.batch).toEqual({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 });
     expect(r.commitIntervalMs).toBe(1000);
     expect(r.handlers).toEqual({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 });
     expect(r.deadLetterTopic).toBeUndefined();
@@ -282,7 +282,7 @@ describe('toNativeConfig', () => {
       keyPrefix: '',
       deleteCommand: 'UNLINK',
       deadLetterTopic: 'dlq',
-      batch: { maxEvents: 1000, maxWaitMs: 5, maxInFlight: 4 },
+      batch: { maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 },
       commitIntervalMs: 1000,
       handlers: { maxBatchSize: 500, maxInFlight: 2 },
       jsHandlers: [{ id: 1, source: 'public.customers' }],

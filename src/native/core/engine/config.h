@@ -33,7 +33,9 @@ struct RedisSettings {
 
 struct BatchSettings {
   int max_events = 1000;  // messages per Redis pipeline
-  int max_wait_ms = 5;    // how long a batch waits to fill up
+  // How long a batch waits to fill up. 0: it takes what has arrived and goes; under load batches
+  // still fill, because new messages gather while earlier pipelines are in flight.
+  int max_wait_ms = 0;
   int max_in_flight = 4;  // Redis pipelines sent and not yet answered
 };
 
