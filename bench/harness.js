@@ -851,6 +851,9 @@ function renderMarkdown(results) {
   lines.push('```', 'at start:', ...(m.busiest_processes_at_start || []), 'at end:', ...(m.busiest_processes_at_end || []), '```', '');
   lines.push('![throughput and event-loop delay](results/chart.png)', '');
   lines.push('Raw figures, every repetition and the correctness details: `bench/results/latest.json`.', '');
+  // Written by hand, kept across runs: what profiling found and what each change gained.
+  const tuningLog = path.join(BENCH_DIR, 'TUNING.md');
+  if (fs.existsSync(tuningLog)) lines.push(fs.readFileSync(tuningLog, 'utf8').trim(), '');
   return lines.join('\n');
 }
 

@@ -4,7 +4,9 @@
 //
 // Input formats (chosen so that a Debezium fixture file is itself a useful seed):
 //   decoder:   <value bytes> [ '\0' <key bytes> ]. No NUL: the whole input is the value and the key
-//              is null. An empty value is a tombstone.
+//              is null. An empty value is a tombstone. Decoded three times: twice by the long-lived
+//              decoder (the second time its schema is known, when it has one) and once by a fresh
+//              one; the three results must be identical.
 //   templates: the whole input is tried twice:
 //              1. as rules JSON (parse_rules_json), compiled and planned when it parses;
 //              2. as lines: line 1 is the source glob (empty: "*"), "!" + text is the refresh key,
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../native/event_text.h"
 #include "debezium/decoder.h"
 #include "rules/rules.h"
 
@@ -38,6 +41,17 @@ inline void run_decoder_input(cdc::Decoder& decoder, const uint8_t* data, size_t
   }
   cdc::ChangeEvent event;
   cdc::Status status = decoder.decode(value, value.empty(), key, event);
+  // The known-schema shortcut must never change a result.
+  const std::string first = cdc_test::describe_event(status, event);
+  cdc::ChangeEvent again_event, fresh_event;
+  cdc::Decoder fresh;
+  const std::string again = cdc_test::describe_event(decoder.decode(value, value.empty(), key, again_event), again_event);
+  const std::string cold = cdc_test::describe_event(fresh.decode(value, value.empty(), key, fresh_event), fresh_event);
+  if (first != cold || again != cold) {
+    std::fprintf(stderr, "decoders disagree:\n--- fresh\n%s--- long-lived\n%s--- long-lived again\n%s", cold.c_str(),
+                 first.c_str(), again.c_str());
+    std::abort();
+  }
   if (status.ok()) {
     // Touch what the rules and the addon read, so a bad pointer or length shows up here.
     size_t total = event.source.name.size() + event.before.json.size() + event.after.json.size();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "event_text.h"
 #include "fixtures.h"
 
 namespace cdc {
@@ -530,6 +531,90 @@ TEST(DecoderErrors, ByteFlipsNeverCrash) {
     }
   }
   SUCCEED();
+}
+
+// A decoder that has seen a message's schema once decodes the next message with the same schema
+// from its payload alone: every with-schema fixture must come out exactly as from a fresh decoder.
+TEST(DecoderSchemaPrefix, KnownSchemaDecodesExactlyAsAFullParse) {
+  size_t with_schema = 0;
+  Decoder warm;
+  for (const std::string& rel : all_value_fixtures()) {
+    if (rel.find(".with-schema.") == std::string::npos) continue;
+    ++with_schema;
+    ChangeEvent fresh_event, first_event, second_event;
+    Decoder fresh;
+    std::string expected = cdc_test::describe_event(decode_fixture(fresh, rel, fresh_event), fresh_event);
+    EXPECT_EQ(cdc_test::describe_event(decode_fixture(warm, rel, first_event), first_event), expected) << rel;
+    EXPECT_EQ(cdc_test::describe_event(decode_fixture(warm, rel, second_event), second_event), expected) << rel << " (known schema)";
+  }
+  EXPECT_GE(with_schema, 10u);
+}
+
+TEST(DecoderSchemaPrefix, OnlyAByteIdenticalSchemaIsSkipped) {
+  const std::string schema = R"({"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false})";
+  auto message = [&](const std::string& schema_text, const std::string& payload) {
+    return R"({"schema":)" + schema_text + R"(,"payload":)" + payload + "}";
+  };
+  const std::string update = R"({"before":{"id":1},"after":{"id":2},"source":{"connector":"postgresql","db":"inventory",)"
+                             R"("schema":"public","table":"customers","ts_ms":1},"op":"u","ts_ms":2})";
+  Decoder decoder;
+  ChangeEvent e;
+  ASSERT_TRUE(decoder.decode(message(schema, update), false, "", e).ok());
+  ASSERT_TRUE(decoder.decode(message(schema, update), false, "", e).ok());
+  EXPECT_EQ(e.after.find("id")->value, "2");
+
+  // The same schema, a broken payload: still an error, and its position counts from the real start.
+  Decoder fresh;
+  const std::string broken = message(schema, R"({"before":{"id":1},"after":{"id":2,,},"op":"u"})");
+  Status cold = fresh.decode(broken, false, "", e);
+  Status known = decoder.decode(broken, false, "", e);
+  ASSERT_FALSE(known.ok());
+  EXPECT_EQ(known.message(), cold.message());
+
+  // One byte of difference in the schema is another schema: parsed in full, as a fresh decoder
+  // would. So is a schema followed by anything but "payload".
+  auto same_as_fresh = [&](const std::string& text) {
+    Decoder cold_decoder;
+    ChangeEvent cold_event;
+    std::string expected = cdc_test::describe_event(cold_decoder.decode(text, false, "", cold_event), cold_event);
+    EXPECT_EQ(cdc_test::describe_event(decoder.decode(text, false, "", e), e), expected) << text;
+  };
+  std::string changed = schema;
+  changed.replace(changed.find("int32"), 5, "int64");
+  same_as_fresh(message(changed, update));
+  std::string broken_schema = schema;
+  broken_schema.replace(broken_schema.find("]"), 1, "}");
+  same_as_fresh(message(broken_schema, update));
+  same_as_fresh(R"({"schema":)" + schema + R"(,"payloadx":)" + update + "}");
+  same_as_fresh(R"({"schema":)" + schema + R"(,"payload" :)" + update + "}");
+  // A null payload after a known schema is still a tombstone.
+  ASSERT_TRUE(decoder.decode(message(schema, "null"), false, "", e).ok());
+  EXPECT_EQ(e.kind, EventKind::tombstone);
+  // Two tables' schemas in turn both stay known and both decode.
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(decoder.decode(message(schema, update), false, "", e).ok());
+    ASSERT_TRUE(decoder.decode(message(changed, update), false, "", e).ok());
+    EXPECT_EQ(e.before.find("id")->value, "1");
+  }
+}
+
+TEST(DecoderSchemaPrefix, KnownKeySchema) {
+  const std::string value = R"({"before":null,"after":{"id":7},"source":{"connector":"postgresql","db":"inventory",)"
+                            R"("schema":"public","table":"customers","ts_ms":1},"op":"c","ts_ms":2})";
+  auto key = [](int id) {
+    return R"({"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],)"
+           R"("optional":false,"name":"dbserver1.public.customers.Key"},"payload":{"id":)" +
+           std::to_string(id) + "}}";
+  };
+  Decoder decoder;
+  ChangeEvent e;
+  for (int id : {7, 8, 1234567890}) {
+    ASSERT_TRUE(decoder.decode(value, false, key(id), e).ok());
+    ASSERT_TRUE(e.key.present);
+    ASSERT_EQ(e.key.fields.size(), 1u);
+    EXPECT_EQ(e.key.fields[0].path, "id");
+    EXPECT_EQ(e.key.fields[0].value, std::to_string(id));
+  }
 }
 
 // Not a test of speed (machines vary): prints a rough figure for the report.

@@ -23,8 +23,14 @@ export class CustomerChangesListener {
       this.total += 1;
       this.recent.push({ op: event.op ?? '', id: row.id, email: row.email, offset: event.offset });
       if (this.recent.length > 20) this.recent.shift();
-      this.logger.log(`customer ${String(row.id)} changed (op ${event.op}, offset ${event.offset})`);
     }
+    // One line per batch: a backlog of thousands of changes arrives in batches of hundreds.
+    const last = this.recent[this.recent.length - 1];
+    this.logger.log(
+      events.length === 1
+        ? `customer ${String(last.id)} changed (op ${last.op}, offset ${last.offset})`
+        : `${events.length} customer changes, the last: customer ${String(last.id)} (op ${last.op}, offset ${last.offset})`,
+    );
   }
 
   snapshot(): { total: number; recent: SeenChange[] } {

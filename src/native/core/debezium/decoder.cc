@@ -105,16 +105,19 @@ bool is_op_letter(char c) {
 // A reused heap buffer with simdjson's padding (Kafka buffers are not padded).
 class PaddedBuffer {
  public:
-  simdjson::padded_string_view load(std::string_view text) {
-    size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+  // Copies head then tail (the text is their concatenation).
+  simdjson::padded_string_view load(std::string_view text, std::string_view tail = {}) {
+    const size_t size = text.size() + tail.size();
+    size_t need = size + simdjson::SIMDJSON_PADDING;
     if (need > capacity_) {
       capacity_ = need < 4096 ? 4096 : need * 2;
       data_.reset(new char[capacity_]);
     }
     if (!text.empty()) std::memcpy(data_.get(), text.data(), text.size());
-    std::memset(data_.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-    size_ = text.size();
-    return simdjson::padded_string_view(data_.get(), text.size(), capacity_);
+    if (!tail.empty()) std::memcpy(data_.get() + text.size(), tail.data(), tail.size());
+    std::memset(data_.get() + size, 0, simdjson::SIMDJSON_PADDING);
+    size_ = size;
+    return simdjson::padded_string_view(data_.get(), size, capacity_);
   }
   const char* data() const { return data_.get(); }
   size_t size() const { return size_; }
@@ -123,6 +126,56 @@ class PaddedBuffer {
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;
   size_t size_ = 0;
+};
+
+// JsonConverter with schemas writes {"schema":S,"payload":P}, and S is the same for every message
+// of a table until its columns change: most of the bytes of a message, and most of the parsing
+// time. Once a message has been decoded in full, its `{"schema":S,` prefix is remembered; a later
+// message that starts with the byte-identical prefix, followed by `"payload":`, is decoded as
+// `{"payload":P}` (what the full parse would have done with S: skip it, unread).
+class SchemaPrefixes {
+ public:
+  static constexpr std::string_view kHead = R"({"schema":)";
+  static constexpr std::string_view kPayload = R"("payload":)";
+
+  // Length of the remembered prefix `text` starts with, 0 when none.
+  size_t match(std::string_view text) {
+    for (size_t i = 0; i < known_.size(); ++i) {
+      size_t slot = (last_hit_ + i) % known_.size();
+      const std::string& prefix = known_[slot];
+      if (text.size() > prefix.size() + kPayload.size() &&
+          std::memcmp(text.data(), prefix.data(), prefix.size()) == 0 &&
+          text.compare(prefix.size(), kPayload.size(), kPayload) == 0) {
+        last_hit_ = slot;
+        return prefix.size();
+      }
+    }
+    return 0;
+  }
+
+  // text is a message just decoded in full; schema is the raw JSON of its schema object (a view
+  // into the same bytes at the same offset). Remembers `{"schema":S,` when `"payload":` follows.
+  void learn(std::string_view text, std::string_view schema_at, size_t schema_offset) {
+    const size_t end = schema_offset + schema_at.size();
+    if (schema_offset != kHead.size() || text.compare(0, kHead.size(), kHead) != 0 || end >= text.size() ||
+        text[end] != ',' || text.compare(end + 1, kPayload.size(), kPayload) != 0 || end + 1 > kMaxPrefix)
+      return;
+    std::string_view prefix = text.substr(0, end + 1);
+    for (const std::string& known : known_)
+      if (known == prefix) return;
+    if (known_.size() < kMaxPrefixes) {
+      known_.emplace_back(prefix);
+    } else {
+      known_[next_slot_++ % kMaxPrefixes].assign(prefix.data(), prefix.size());
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxPrefixes = 16;       // tables (topics) interleaved in one consumer
+  static constexpr size_t kMaxPrefix = 256 * 1024;  // a very wide table's schema
+  std::vector<std::string> known_;
+  size_t last_hit_ = 0;
+  size_t next_slot_ = 0;
 };
 
 // Appends Fields to a RowImage, reusing the Field objects (and their string capacity) left from
@@ -217,12 +270,24 @@ struct Decoder::Impl {
   // re-unescaping the same strings after object::reset() could overflow it (found by fuzzing).
   od::document doc;
   bool json_error = false;
+  SchemaPrefixes value_schemas, key_schemas;
+  size_t skipped = 0;              // bytes of the current document's text left out (a known schema)
+  std::string_view schema_raw;     // this document's schema object, when it may be learnt
+  const char* schema_base = nullptr;
 
   // --- errors -------------------------------------------------------------------------------
 
   std::string where_text() const {
     if (path.empty()) return where;
     return where + "." + path;
+  }
+
+  // Keeps the raw text of a schema object that a known prefix may be made of (see SchemaPrefixes).
+  void note_schema(od::field& field) {
+    od::object schema;
+    std::string_view raw;
+    if (field.value().get_object().get(schema) || schema.raw_json().get(raw)) return;
+    schema_raw = trim_right(raw);
   }
 
   Status json_err(simdjson::error_code e, const std::string& at) {
@@ -799,7 +864,10 @@ struct Decoder::Impl {
       if (auto e = std::move(member).get(field)) return json_err(e, "value");
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return json_err(e, "value");
-      if (key == "schema") continue;  // skipped by the iterator, never materialised
+      if (key == "schema") {  // skipped by the iterator, never materialised
+        if (schema_base) note_schema(field);
+        continue;
+      }
       if (key != "payload" || saw_payload) {
         saw_other = true;
         break;
@@ -864,8 +932,12 @@ struct Decoder::Impl {
   }
 
   Status decode_key_json(std::string_view key, ChangeEvent& out) {
-    if (auto e = parser.iterate(key_buf.load(key)).get(doc))
+    skipped = key_schemas.match(key);
+    schema_raw = {};
+    schema_base = nullptr;
+    if (auto e = parser.iterate(skipped ? key_buf.load("{", key.substr(skipped)) : key_buf.load(key)).get(doc))
       return Status::Error(std::string("key: malformed JSON (") + simdjson::error_message(e) + ")");
+    if (!skipped) schema_base = key_buf.data();
     od::json_type t;
     if (auto e = doc.type().get(t)) return Status::Error(std::string("key: malformed JSON (") + simdjson::error_message(e) + ")");
     if (t == od::json_type::null) {
@@ -889,7 +961,10 @@ struct Decoder::Impl {
       if (auto e = std::move(member).get(field)) return json_err(e, "key");
       std::string_view k;
       if (auto e = field.unescaped_key().get(k)) return json_err(e, "key");
-      if (k == "schema") continue;
+      if (k == "schema") {
+        if (schema_base) note_schema(field);
+        continue;
+      }
       if (k != "payload") {
         saw_other = true;
         break;
@@ -934,6 +1009,7 @@ struct Decoder::Impl {
     }
     if (!st.ok()) return st;
     normalize_mongo_key(out);
+    if (!schema_raw.empty()) key_schemas.learn(key, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
     return Status::Ok();
   }
 
@@ -1004,8 +1080,12 @@ struct Decoder::Impl {
   }
 
   Status decode_value(std::string_view value, ChangeEvent& out) {
-    if (auto e = parser.iterate(value_buf.load(value)).get(doc))
+    skipped = value_schemas.match(value);
+    schema_raw = {};
+    schema_base = nullptr;
+    if (auto e = parser.iterate(skipped ? value_buf.load("{", value.substr(skipped)) : value_buf.load(value)).get(doc))
       return Status::Error(std::string("value: malformed JSON (") + simdjson::error_message(e) + ")");
+    if (!skipped) schema_base = value_buf.data();
     od::json_type t;
     if (auto e = doc.type().get(t))
       return Status::Error(std::string("value: malformed JSON (") + simdjson::error_message(e) + ")");
@@ -1028,13 +1108,15 @@ struct Decoder::Impl {
       if (json_error && !doc.current_location().get(at) && at >= value_buf.data() &&
           at <= value_buf.data() + value_buf.size()) {
         // Point at where the iterator stopped, so a broken message can be found in a dump.
-        return Status::Error(st.message() + " near byte " + std::to_string(at - value_buf.data()));
+        size_t offset = static_cast<size_t>(at - value_buf.data()) + (skipped ? skipped - 1 : 0);
+        return Status::Error(st.message() + " near byte " + std::to_string(offset));
       }
       return st;
     }
     // Trailing bytes after the object ("{...} x") are malformed input too.
     const char* loc = nullptr;
     if (!doc.current_location().get(loc)) return Status::Error("value: malformed JSON (content after the top-level object)");
+    if (!schema_raw.empty()) value_schemas.learn(value, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
     return Status::Ok();
   }
 };

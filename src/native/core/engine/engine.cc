@@ -51,6 +51,7 @@ constexpr auto kKafkaProbeInterval = milliseconds(5000);
 constexpr auto kRevokeRejoinWindow = milliseconds(100);     // callbacks this soon after a revoke
 constexpr auto kFirstAssignmentWait = milliseconds(10000);  // stop during the first group join
 constexpr auto kRedisIdlePingInterval = milliseconds(2000); // no traffic: still notice Redis dying
+constexpr const char* kRedisUnavailable = "redis unavailable";
 constexpr const char* kRedisBehind = "redis behind";
 constexpr auto kFetchStall = milliseconds(25);  // nothing fetched this long, with data to fetch
 
@@ -561,7 +562,7 @@ void Runner::drop_prefetched(const std::vector<RdKafka::TopicPartition*>* only) 
 // Why new work must wait, or nullptr: Redis unavailable or behind, or the JS handlers busy (as
 // many batches wait for them as may be in flight).
 const char* Runner::backpressure() const {
-  if (!redis_up_) return "redis unavailable";
+  if (!redis_up_) return kRedisUnavailable;
   if (ready_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) return "JS handlers busy";
   if (pipelines_.size() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) return kRedisBehind;
   return nullptr;
@@ -969,8 +970,8 @@ void Runner::update_pause() {
   if (!consumer_) return;
   const char* waiting = backpressure();
   if (waiting != waiting_reason_) {
-    // "redis behind" comes and goes under load: not worth an info line each time.
-    const LogLevel level = (waiting ? waiting : waiting_reason_) == kRedisBehind ? LogLevel::debug : LogLevel::info;
+    // Only an outage is worth an info line: busy handlers and a busy Redis come and go under load.
+    const LogLevel level = (waiting ? waiting : waiting_reason_) == kRedisUnavailable ? LogLevel::info : LogLevel::debug;
     log(level, waiting ? std::string("processing waits: ") + waiting : std::string("processing resumed"));
     waiting_reason_ = waiting;
   }
