@@ -55,6 +55,12 @@ constexpr const char* kRedisUnavailable = "redis unavailable";
 constexpr const char* kRedisBehind = "redis behind";
 constexpr auto kFetchStall = milliseconds(25);  // nothing fetched this long, with data to fetch
 
+// The message's topic without the std::string copy Message::topic_name() makes on every call.
+std::string_view topic_of(const RdKafka::Message& message) {
+  const rd_kafka_message_t* raw = const_cast<RdKafka::Message&>(message).c_ptr();  // c_ptr() only reads
+  return raw && raw->rkt ? std::string_view(rd_kafka_topic_name(raw->rkt)) : std::string_view();
+}
+
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -526,8 +532,8 @@ bool Runner::pull_messages(int timeout_ms) {
       break;
     }
     if (!last_pulled_ || !last_pulled_->active || last_pulled_->partition != message->partition() ||
-        last_pulled_->topic != message->topic_name())
-      last_pulled_ = find_partition(message->topic_name(), message->partition());
+        last_pulled_->topic != topic_of(*message))
+      last_pulled_ = find_partition(std::string(topic_of(*message)), message->partition());
     if (last_pulled_) last_pulled_->fetched = message->offset() + 1;
     last_pull_ = Clock::now();
     prefetched_bytes_ += static_cast<int64_t>(message->len());
@@ -545,7 +551,7 @@ void Runner::drop_prefetched(const std::vector<RdKafka::TopicPartition*>* only) 
   auto revoked = [&](const RdKafka::Message& message) {
     if (!only) return true;
     for (const RdKafka::TopicPartition* tp : *only)
-      if (tp->partition() == message.partition() && tp->topic() == message.topic_name()) return true;
+      if (tp->partition() == message.partition() && tp->topic() == topic_of(message)) return true;
     return false;
   };
   std::deque<std::unique_ptr<RdKafka::Message>> kept;
@@ -581,11 +587,11 @@ void Runner::skip(PartitionState& partition, int64_t offset, uint64_t& counter) 
 void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   ++counters_.consumed;
   kafka_down_ = false;
-  const std::string& topic = message->topic_name();
+  const std::string_view topic = topic_of(*message);
   int32_t partition_id = message->partition();
   PartitionPtr partition = last_partition_;
   if (!partition || !partition->active || partition->partition != partition_id || partition->topic != topic) {
-    partition = find_partition(topic, partition_id);
+    partition = find_partition(std::string(topic), partition_id);
     if (!partition) return;  // not (or no longer) ours: the owner will read it
     last_partition_ = partition;
   }
@@ -609,8 +615,9 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
 
   const char* payload = static_cast<const char*>(message->payload());
   std::string_view value(payload ? payload : "", payload ? message->len() : 0);
-  const std::string* key_ptr = message->key();
-  std::string_view key = key_ptr ? std::string_view(*key_ptr) : std::string_view();
+  std::string_view key = message->key_pointer()
+                             ? std::string_view(static_cast<const char*>(message->key_pointer()), message->key_len())
+                             : std::string_view();
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) {
     dead_letter(make_pending(), "decode: " + st.message());

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 
@@ -226,9 +227,8 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
 struct RedisNode::Impl {
   redisContext* context = nullptr;
   size_t pending = 0;
-  // Reused between sends: no allocation per command once warmed up.
-  std::vector<const char*> argv;
-  std::vector<size_t> argv_lengths;
+  // The pipeline in RESP, reused between sends: no allocation per command once warmed up.
+  std::string wire;
 
   void close() {
     if (context != nullptr) redisFree(context);
@@ -328,18 +328,24 @@ Status RedisNode::send(const std::vector<Command>& commands) {
   for (const Command& command : commands) {
     if (command.argv.empty()) return Status::Error(prefix() + "empty command in pipeline");
   }
+  // RESP arrays of bulk strings: binary safe, whatever bytes an argument holds.
+  std::string& wire = impl_->wire;
+  wire.clear();
+  auto append_header = [&wire](char kind, size_t n) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
+    wire.push_back(kind);
+    wire.append(digits, end);
+    wire.append("\r\n", 2);
+  };
   for (const Command& command : commands) {
-    impl_->argv.clear();
-    impl_->argv_lengths.clear();
+    append_header('*', command.argv.size());
     for (const std::string& arg : command.argv) {
-      impl_->argv.push_back(arg.data());
-      impl_->argv_lengths.push_back(arg.size());
-    }
-    if (redisAppendCommandArgv(context, static_cast<int>(impl_->argv.size()), impl_->argv.data(),
-                               impl_->argv_lengths.data()) != REDIS_OK) {
-      return io_failure("append", errno);
+      append_header('$', arg.size());
+      wire.append(arg).append("\r\n", 2);
     }
   }
+  if (redisAppendFormattedCommand(context, wire.data(), wire.size()) != REDIS_OK) return io_failure("append", errno);
   impl_->pending += commands.size();
 
   SigpipeGuard guard;
