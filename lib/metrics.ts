@@ -190,6 +190,7 @@ export function createPrometheusCollector(source: StatsSource, options: Promethe
             if (!summary || summary.count === 0) continue;
             this.set({ ...constLabels, from, quantile: '0.5' }, summary.p50 / 1000);
             this.set({ ...constLabels, from, quantile: '0.99' }, summary.p99 / 1000);
+            this.set({ ...constLabels, from, quantile: '0.999' }, summary.p999 / 1000);
             this.set({ ...constLabels, from, quantile: '1' }, summary.max / 1000);
           }
         },

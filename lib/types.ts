@@ -40,10 +40,16 @@ export interface ChangeEvent {
   timestampMs: number;
 }
 
+/**
+ * Milliseconds from a message's Kafka timestamp (`kafka`) or its source commit (`source`) to when
+ * it was finished: its Redis effects acknowledged and its handlers resolved (or it was skipped or
+ * dead-lettered). Over all messages since start.
+ */
 export interface LagSummary {
   count: number;
   p50: number;
   p99: number;
+  p999: number;
   max: number;
 }
 
@@ -89,7 +95,7 @@ export interface CdcCacheStats {
 
 /** The stats of an invalidator that is not running. */
 export function emptyStats(): CdcCacheStats {
-  const lag = (): LagSummary => ({ count: 0, p50: 0, p99: 0, max: 0 });
+  const lag = (): LagSummary => ({ count: 0, p50: 0, p99: 0, p999: 0, max: 0 });
   return {
     running: false,
     healthy: false,

@@ -2,11 +2,11 @@
 // Contender 3: KafkaJS eachBatch, one ioredis pipeline per batch (one UNLINK per event carrying that
 // event's keys), offsets resolved after the pipeline is acknowledged. partitionsConsumedConcurrently
 // = 4 so the four partitions' pipelines overlap (an expert setting, not the default of 1).
-// Steady mode (config.steady): runs until told to stop (SIGTERM) and reports nothing but resources;
-// latency is observed outside, from Redis keyspace notifications.
+// Steady mode (config.steady): runs until told to stop (SIGTERM); reports resources and, per event,
+// the time from its Kafka append (LogAppendTime) to the Redis acknowledgement of its pipeline.
 const { Kafka, logLevel } = require('kafkajs');
 const Redis = require('ioredis');
-const { nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress } = require('../lib/common');
+const { nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, latencySummary } = require('../lib/common');
 const { keysForMessage } = require('../lib/js-rules');
 
 async function main() {
@@ -22,6 +22,7 @@ async function main() {
 
   const progress = new Progress(cfg.endOffsets || [0, 0, 0, 0]);
   let first = 0, last = 0, cpuAtFirst = null, keyDeletes = 0, deleted = 0;
+  const ackLatencies = [];
   let finish;
   const finished = new Promise((resolve) => { finish = resolve; });
   if (cfg.steady) process.on('SIGTERM', () => finish());
@@ -41,6 +42,10 @@ async function main() {
       if (commands) {
         const replies = await pipeline.exec();
         for (const [err, n] of replies) { if (err) throw err; deleted += n; }
+        if (cfg.steady) {
+          const acked = nowMs();
+          for (const message of batch.messages) ackLatencies.push(acked - Number(message.timestamp));
+        }
       }
       const lastOffset = batch.messages.length ? batch.messages[batch.messages.length - 1].offset : null;
       if (lastOffset !== null) {
@@ -61,7 +66,7 @@ async function main() {
   await probe.close();
   emitResult({ firstMs: first, lastMs: last, events: progress.events, keyDeletes, redisDeleted: deleted,
     throughOffsets: progress.through, timeBoxed: false, cpuWindowSec: cpuWindow, cpuTotalSec: cpuSec(),
-    rssPeakMb: peakRssMb(), loop });
+    rssPeakMb: peakRssMb(), loop, ...(cfg.steady ? { ackLatency: latencySummary(ackLatencies) } : {}) });
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

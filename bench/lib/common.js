@@ -98,9 +98,17 @@ class Progress {
   }
 }
 
+// p50/p99/p99.9/max of a list of milliseconds (sorted in place), as the engine's stats report them.
+function latencySummary(values) {
+  values.sort((a, b) => a - b);
+  const at = (p) => (values.length ? values[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] : null);
+  return { count: values.length, p50: at(50), p99: at(99), p999: at(99.9), max: values.length ? values[values.length - 1] : null };
+}
+
 function parseRedisUrl(url) {
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || 6379), db: Number((u.pathname || '/0').slice(1) || 0) };
 }
 
-module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl };
+module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl,
+  latencySummary };

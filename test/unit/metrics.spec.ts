@@ -25,7 +25,7 @@ describe('createPrometheusCollector', () => {
         { topic: 'dbserver1.public.customers', partition: 0, committed: '5', position: '9', lag: 4 },
         { topic: 'dbserver1.public.customers', partition: 1, committed: '7', position: '7', lag: 0 },
       ],
-      lagMs: { source: { count: 5, p50: 20, p99: 150, max: 300 }, kafka: { count: 0, p50: 0, p99: 0, max: 0 } },
+      lagMs: { source: { count: 5, p50: 20, p99: 150, p999: 250, max: 300 }, kafka: { count: 0, p50: 0, p99: 0, p999: 0, max: 0 } },
     });
     const registry = new Registry();
     const collector = createPrometheusCollector({ stats: () => current }, { registry });
@@ -41,6 +41,7 @@ describe('createPrometheusCollector', () => {
     expect(text).toContain('cdc_cache_consumer_lag{topic="dbserver1.public.customers",partition="0"} 4');
     expect(text).toContain('cdc_cache_consumer_lag{topic="dbserver1.public.customers",partition="1"} 0');
     expect(text).toContain('cdc_cache_end_to_end_lag_seconds{from="source",quantile="0.99"} 0.15');
+    expect(text).toContain('cdc_cache_end_to_end_lag_seconds{from="source",quantile="0.999"} 0.25');
     expect(text).toContain('cdc_cache_end_to_end_lag_seconds{from="source",quantile="1"} 0.3');
     expect(text).not.toMatch(/^cdc_cache_end_to_end_lag_seconds\{from="kafka"/m);
     expect(text).toContain('cdc_cache_healthy 1');

@@ -468,6 +468,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       entry.Set("count", count(summary.count));
       entry.Set("p50", number(summary.p50));
       entry.Set("p99", number(summary.p99));
+      entry.Set("p999", number(summary.p999));
       entry.Set("max", number(summary.max));
       return entry;
     };

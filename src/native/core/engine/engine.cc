@@ -61,8 +61,8 @@ std::string_view topic_of(const RdKafka::Message& message) {
   return raw && raw->rkt ? std::string_view(rd_kafka_topic_name(raw->rkt)) : std::string_view();
 }
 
-int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+double wall_clock_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 struct ControlItem {
@@ -125,6 +125,8 @@ struct PendingMessage {
   int64_t offset = 0;
   int remaining = 0;
   bool has_redis_effect = false;
+  int64_t kafka_ts_ms = 0;   // Kafka message timestamp, 0 when unknown
+  int64_t source_ts_ms = 0;  // source commit time, 0 when unknown
   std::string failure;
 };
 using PendingPtr = std::shared_ptr<PendingMessage>;
@@ -202,6 +204,7 @@ class Runner : public RdKafka::RebalanceCb,
   const char* backpressure() const;
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   void skip(PartitionState& partition, int64_t offset, uint64_t& counter);
+  void record_lag(int64_t kafka_ts_ms, int64_t source_ts_ms);
   void add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending);
   void seal_handler_batches();
   void deliver_handler_batches();
@@ -306,6 +309,7 @@ class Runner : public RdKafka::RebalanceCb,
   std::vector<Command> planned_;
   EngineStats counters_;
   Histogram source_lag_, kafka_lag_;
+  int64_t message_ts_ms_ = 0, source_ts_ms_ = 0;  // of the message being handled
 };
 
 Status Runner::setup() {
@@ -582,6 +586,16 @@ PartitionPtr Runner::find_partition(const std::string& topic, int32_t partition)
 void Runner::skip(PartitionState& partition, int64_t offset, uint64_t& counter) {
   ++counter;
   partition.offsets.complete(offset);
+  record_lag(message_ts_ms_, source_ts_ms_);
+}
+
+// End-to-end lag of a finished message: from its Kafka append (and its source commit) to now,
+// when its Redis effects are acknowledged (or it was skipped or dead-lettered).
+void Runner::record_lag(int64_t kafka_ts_ms, int64_t source_ts_ms) {
+  if (kafka_ts_ms <= 0 && source_ts_ms <= 0) return;
+  const double now = wall_clock_ms();
+  if (kafka_ts_ms > 0) kafka_lag_.record(now - static_cast<double>(kafka_ts_ms));
+  if (source_ts_ms > 0) source_lag_.record(now - static_cast<double>(source_ts_ms));
 }
 
 void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
@@ -599,16 +613,19 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   if (!partition->offsets.begin(offset).ok()) return;  // re-delivered below the position: already tracked
   partition->position = offset + 1;
 
-  const int64_t now_ms = wall_clock_ms();
   RdKafka::MessageTimestamp timestamp = message->timestamp();
-  if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE && timestamp.timestamp > 0)
-    kafka_lag_.record(static_cast<double>(now_ms - timestamp.timestamp));
+  message_ts_ms_ = timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE && timestamp.timestamp > 0
+                       ? timestamp.timestamp
+                       : 0;
+  source_ts_ms_ = 0;
 
   auto make_pending = [&]() {
     auto pending = std::make_shared<PendingMessage>();
     pending->message = std::move(message);
     pending->partition = partition;
     pending->offset = offset;
+    pending->kafka_ts_ms = message_ts_ms_;
+    pending->source_ts_ms = source_ts_ms_;
     ++partition->unfinished;
     return pending;
   };
@@ -630,7 +647,7 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
     case EventKind::schema_change: return skip(*partition, offset, counters_.skipped.schema_change);
     case EventKind::change: break;
   }
-  if (event_.source.ts_ms > 0) source_lag_.record(static_cast<double>(now_ms - event_.source.ts_ms));
+  source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return skip(*partition, offset, counters_.skipped.message);
 
   planned_.clear();
@@ -937,6 +954,7 @@ void Runner::finish(const PendingPtr& pending) {
   PartitionState& partition = *pending->partition;
   --partition.unfinished;
   if (partition.active) partition.offsets.complete(pending->offset);
+  record_lag(pending->kafka_ts_ms, pending->source_ts_ms);
   pending->message.reset();
 }
 
@@ -1232,6 +1250,7 @@ void Runner::publish_stats(bool force) {
     summary.count = histogram.count();
     summary.p50 = histogram.percentile(50);
     summary.p99 = histogram.percentile(99);
+    summary.p999 = histogram.percentile(99.9);
     summary.max = histogram.max();
     return summary;
   };

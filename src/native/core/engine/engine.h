@@ -32,9 +32,11 @@ struct HandlerEvent {
   int64_t timestamp_ms = -1;  // Kafka message timestamp, -1 when unknown
 };
 
+// From a message's Kafka append (or its source commit) to when it was finished: its Redis effects
+// acknowledged (and its handlers), or it was skipped or dead-lettered.
 struct LagSummary {
   uint64_t count = 0;
-  double p50 = 0, p99 = 0, max = 0;  // milliseconds
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;  // milliseconds
 };
 
 struct PartitionStats {
