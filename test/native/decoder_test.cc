@@ -598,6 +598,21 @@ TEST(DecoderSchemaPrefix, OnlyAByteIdenticalSchemaIsSkipped) {
   }
 }
 
+// Found by differential fuzzing: the on-demand iterator accepted the first message although its
+// "schema" is broken (the rest of the message happened to balance it). Remembering that prefix
+// made the second message, broken for good, read from its payload alone and accepted.
+TEST(DecoderSchemaPrefix, ASchemaIsRememberedOnlyWhenValidOnItsOwn) {
+  const std::string key = "{\"schema\":{\"type\":\"struct\",\"\":[{\"tye\":\"string\",\"optionalrverName\":\"op.with.hearttype\"}}\n";
+  const std::string accepted = "{\"schema\":{\\u0000,\"payload\":{\"ts_ms\":1565787098802}}\n";
+  const std::string broken = "{\"schema\":{\\u0000,\"payload\":{\"ts_mfalses\":1565787098802}}\n";
+  Decoder decoder, fresh;
+  ChangeEvent e, fresh_event;
+  (void)decoder.decode(accepted, false, key, e);
+  (void)decoder.decode(accepted, false, key, e);
+  EXPECT_EQ(cdc_test::describe_event(decoder.decode(broken, false, key, e), e),
+            cdc_test::describe_event(fresh.decode(broken, false, key, fresh_event), fresh_event));
+}
+
 TEST(DecoderSchemaPrefix, KnownKeySchema) {
   const std::string value = R"({"before":null,"after":{"id":7},"source":{"connector":"postgresql","db":"inventory",)"
                             R"("schema":"public","table":"customers","ts_ms":1},"op":"c","ts_ms":2})";

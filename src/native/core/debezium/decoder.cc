@@ -271,7 +271,9 @@ struct Decoder::Impl {
   od::document doc;
   bool json_error = false;
   SchemaPrefixes value_schemas, key_schemas;
+  simdjson::dom::parser schema_validator;  // full validation, for a schema about to be remembered
   size_t skipped = 0;              // bytes of the current document's text left out (a known schema)
+  bool wrapped_root = false;       // the value was read as {"schema","payload"} and nothing else
   std::string_view schema_raw;     // this document's schema object, when it may be learnt
   const char* schema_base = nullptr;
 
@@ -282,12 +284,28 @@ struct Decoder::Impl {
     return where + "." + path;
   }
 
-  // Keeps the raw text of a schema object that a known prefix may be made of (see SchemaPrefixes).
-  void note_schema(od::field& field) {
+  // A schema is only remembered when its text is valid JSON by itself. The on-demand iterator skips
+  // what it does not read without validating it, and a message's later bytes can balance broken
+  // ones in its schema; a schema valid on its own means the same to every message it starts.
+  bool valid_on_its_own(std::string_view text) {
+    simdjson::dom::element unused;
+    return !schema_validator.parse(text.data(), text.size(), true).get(unused);
+  }
+
+  // Reads past a schema value, keeping its raw text when it is an object (a known prefix may be
+  // made of it, see SchemaPrefixes). Malformed JSON in it fails the message, as skipping it would:
+  // the iterator cannot go on after an error.
+  simdjson::error_code note_schema(od::field& field) {
+    od::value value = field.value();
+    od::json_type type;
+    if (auto e = value.type().get(type)) return e;
+    if (type != od::json_type::object) return simdjson::SUCCESS;  // skipped by the iterator
     od::object schema;
     std::string_view raw;
-    if (field.value().get_object().get(schema) || schema.raw_json().get(raw)) return;
+    if (auto e = value.get_object().get(schema)) return e;
+    if (auto e = schema.raw_json().get(raw)) return e;
     schema_raw = trim_right(raw);
+    return simdjson::SUCCESS;
   }
 
   Status json_err(simdjson::error_code e, const std::string& at) {
@@ -865,7 +883,8 @@ struct Decoder::Impl {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return json_err(e, "value");
       if (key == "schema") {  // skipped by the iterator, never materialised
-        if (schema_base) note_schema(field);
+        if (schema_base)
+          if (auto e = note_schema(field)) return json_err(e, "schema");
         continue;
       }
       if (key != "payload" || saw_payload) {
@@ -891,6 +910,7 @@ struct Decoder::Impl {
       }
     }
     if (saw_payload && !saw_other) {
+      wrapped_root = true;
       if (payload_null) {
         reset_event(out);
         reset_image(out.before);
@@ -962,7 +982,8 @@ struct Decoder::Impl {
       std::string_view k;
       if (auto e = field.unescaped_key().get(k)) return json_err(e, "key");
       if (k == "schema") {
-        if (schema_base) note_schema(field);
+        if (schema_base)
+          if (auto e = note_schema(field)) return json_err(e, "key.schema");
         continue;
       }
       if (k != "payload") {
@@ -975,6 +996,7 @@ struct Decoder::Impl {
       break;
     }
     // Second pass from the start (see `doc`: rewind, not reset, so unescaping stays in bounds).
+    if (!doc.is_alive()) return Status::Error("key: malformed JSON");
     doc.rewind();
     if (auto e = doc.get_object().get(root)) return json_err(e, "key");
     Status st = Status::Ok();
@@ -1009,7 +1031,8 @@ struct Decoder::Impl {
     }
     if (!st.ok()) return st;
     normalize_mongo_key(out);
-    if (!schema_raw.empty()) key_schemas.learn(key, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
+    if (!schema_raw.empty() && valid_on_its_own(schema_raw))
+      key_schemas.learn(key, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
     return Status::Ok();
   }
 
@@ -1079,8 +1102,26 @@ struct Decoder::Impl {
     return decode_key(key, out);
   }
 
+  // A known schema prefix makes the value {"payload":P}; whenever that does not read as a clean
+  // {"schema","payload"} wrapper (a second "payload", other fields, an error), the value is read
+  // again in full, so that the shortcut never changes a result.
   Status decode_value(std::string_view value, ChangeEvent& out) {
-    skipped = value_schemas.match(value);
+    if (size_t known = value_schemas.match(value)) {
+      Status st = decode_value_text(value, known, out);
+      if (wrapped_root && st.ok()) return st;
+      reset_event(out);
+      json_error = false;
+    }
+    Status st = decode_value_text(value, 0, out);
+    if (st.ok() && wrapped_root && !schema_raw.empty() && valid_on_its_own(schema_raw))
+      value_schemas.learn(value, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
+    return st;
+  }
+
+  // Parses the value, leaving out its first `skip` bytes (a known {"schema":S, prefix) if any.
+  Status decode_value_text(std::string_view value, size_t skip, ChangeEvent& out) {
+    skipped = skip;
+    wrapped_root = false;
     schema_raw = {};
     schema_base = nullptr;
     if (auto e = parser.iterate(skipped ? value_buf.load("{", value.substr(skipped)) : value_buf.load(value)).get(doc))
@@ -1116,7 +1157,6 @@ struct Decoder::Impl {
     // Trailing bytes after the object ("{...} x") are malformed input too.
     const char* loc = nullptr;
     if (!doc.current_location().get(loc)) return Status::Error("value: malformed JSON (content after the top-level object)");
-    if (!schema_raw.empty()) value_schemas.learn(value, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
     return Status::Ok();
   }
 };
