@@ -13,7 +13,7 @@ const os = require('os');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const Redis = require('ioredis');
-const { REPO_ROOT, loadInfraEnv, nowMs, parseRedisUrl, LoopProbe } = require('./lib/common');
+const { REPO_ROOT, loadInfraEnv, nowMs, parseRedisUrl, LoopProbe, percentile } = require('./lib/common');
 const { withAdmin, topicOffsets, recreateTopic, groupCommitted, deleteGroups } = require('./lib/kafka');
 const { expectedEffect, PARTITIONS, ID_SPACE, MIX, EMAIL_CHANGE_SHARE } = require('./lib/workload');
 
@@ -68,11 +68,6 @@ function parseArgs(argv) {
 const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx];
-}
 function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (!v.length) return null;

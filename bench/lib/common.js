@@ -98,11 +98,18 @@ class Progress {
   }
 }
 
+// The smallest value with p% of a sorted list at or below it; null when empty.
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx];
+}
+
 // p50/p99/p99.9/max of a list of milliseconds (sorted in place), as the engine's stats report them.
 function latencySummary(values) {
   values.sort((a, b) => a - b);
-  const at = (p) => (values.length ? values[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] : null);
-  return { count: values.length, p50: at(50), p99: at(99), p999: at(99.9), max: values.length ? values[values.length - 1] : null };
+  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), p999: percentile(values, 99.9),
+    max: percentile(values, 100) };
 }
 
 function parseRedisUrl(url) {
@@ -111,4 +118,4 @@ function parseRedisUrl(url) {
 }
 
 module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl,
-  latencySummary };
+  percentile, latencySummary };

@@ -272,16 +272,31 @@ struct Decoder::Impl {
   bool json_error = false;
   SchemaPrefixes value_schemas, key_schemas;
   simdjson::dom::parser schema_validator;  // full validation, for a schema about to be remembered
-  size_t skipped = 0;              // bytes of the current document's text left out (a known schema)
   bool wrapped_root = false;       // the value was read as {"schema","payload"} and nothing else
   std::string_view schema_raw;     // this document's schema object, when it may be learnt
-  const char* schema_base = nullptr;
+  const char* schema_base = nullptr;  // the document's text, when read in full (schemas are noted)
 
   // --- errors -------------------------------------------------------------------------------
 
   std::string where_text() const {
     if (path.empty()) return where;
     return where + "." + path;
+  }
+
+  // Starts `doc` on text, or on {"payload":... when its first `skip` bytes are a known schema
+  // prefix. Schemas are noted (for remember_schema) only when the text is read in full.
+  simdjson::error_code begin_document(PaddedBuffer& buffer, std::string_view text, size_t skip) {
+    schema_raw = {};
+    schema_base = nullptr;
+    if (auto e = parser.iterate(skip ? buffer.load("{", text.substr(skip)) : buffer.load(text)).get(doc)) return e;
+    if (!skip) schema_base = buffer.data();
+    return simdjson::SUCCESS;
+  }
+
+  // After text was decoded in full: remembers its schema prefix when one was noted.
+  void remember_schema(SchemaPrefixes& prefixes, std::string_view text) {
+    if (!schema_raw.empty() && valid_on_its_own(schema_raw))
+      prefixes.learn(text, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
   }
 
   // A schema is only remembered when its text is valid JSON by itself. The on-demand iterator skips
@@ -952,12 +967,8 @@ struct Decoder::Impl {
   }
 
   Status decode_key_json(std::string_view key, ChangeEvent& out) {
-    skipped = key_schemas.match(key);
-    schema_raw = {};
-    schema_base = nullptr;
-    if (auto e = parser.iterate(skipped ? key_buf.load("{", key.substr(skipped)) : key_buf.load(key)).get(doc))
+    if (auto e = begin_document(key_buf, key, key_schemas.match(key)))
       return Status::Error(std::string("key: malformed JSON (") + simdjson::error_message(e) + ")");
-    if (!skipped) schema_base = key_buf.data();
     od::json_type t;
     if (auto e = doc.type().get(t)) return Status::Error(std::string("key: malformed JSON (") + simdjson::error_message(e) + ")");
     if (t == od::json_type::null) {
@@ -1031,8 +1042,7 @@ struct Decoder::Impl {
     }
     if (!st.ok()) return st;
     normalize_mongo_key(out);
-    if (!schema_raw.empty() && valid_on_its_own(schema_raw))
-      key_schemas.learn(key, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
+    remember_schema(key_schemas, key);
     return Status::Ok();
   }
 
@@ -1113,20 +1123,15 @@ struct Decoder::Impl {
       json_error = false;
     }
     Status st = decode_value_text(value, 0, out);
-    if (st.ok() && wrapped_root && !schema_raw.empty() && valid_on_its_own(schema_raw))
-      value_schemas.learn(value, schema_raw, static_cast<size_t>(schema_raw.data() - schema_base));
+    if (st.ok() && wrapped_root) remember_schema(value_schemas, value);
     return st;
   }
 
   // Parses the value, leaving out its first `skip` bytes (a known {"schema":S, prefix) if any.
   Status decode_value_text(std::string_view value, size_t skip, ChangeEvent& out) {
-    skipped = skip;
     wrapped_root = false;
-    schema_raw = {};
-    schema_base = nullptr;
-    if (auto e = parser.iterate(skipped ? value_buf.load("{", value.substr(skipped)) : value_buf.load(value)).get(doc))
+    if (auto e = begin_document(value_buf, value, skip))
       return Status::Error(std::string("value: malformed JSON (") + simdjson::error_message(e) + ")");
-    if (!skipped) schema_base = value_buf.data();
     od::json_type t;
     if (auto e = doc.type().get(t))
       return Status::Error(std::string("value: malformed JSON (") + simdjson::error_message(e) + ")");
@@ -1149,8 +1154,7 @@ struct Decoder::Impl {
       if (json_error && !doc.current_location().get(at) && at >= value_buf.data() &&
           at <= value_buf.data() + value_buf.size()) {
         // Point at where the iterator stopped, so a broken message can be found in a dump.
-        size_t offset = static_cast<size_t>(at - value_buf.data()) + (skipped ? skipped - 1 : 0);
-        return Status::Error(st.message() + " near byte " + std::to_string(offset));
+        return Status::Error(st.message() + " near byte " + std::to_string(at - value_buf.data()));
       }
       return st;
     }

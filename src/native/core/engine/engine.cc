@@ -240,6 +240,8 @@ class Runner : public RdKafka::RebalanceCb,
   void wait_for_first_assignment();
   bool cooperative_configured() const;
   PartitionPtr find_partition(const std::string& topic, int32_t partition);
+  PartitionState* partition_of(const RdKafka::Message& message, PartitionPtr& cache);
+  int64_t refresh_high_watermark(PartitionState& partition);
   static std::string partition_key(const std::string& topic, int32_t partition) {
     return topic + '\0' + std::to_string(partition);
   }
@@ -442,11 +444,9 @@ void Runner::wake_stalled_fetchers(Clock::time_point now) {
   if (paused_ || !prefetched_.empty() || now < next_stall_check_ || now - last_pull_ < kFetchStall) return;
   next_stall_check_ = now + kFetchStall;
   for (const auto& [key, partition] : partitions_) {
-    int64_t low = -1, high = -1;
-    if (partition->fetched < 0 ||
-        consumer_->get_watermark_offsets(partition->topic, partition->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
-        high <= partition->fetched)
-      continue;
+    if (partition->fetched < 0) continue;
+    const int64_t high = refresh_high_watermark(*partition);
+    if (high <= partition->fetched) continue;
     log(LogLevel::debug, "kafka: fetching stalled with " + std::to_string(high - partition->fetched) + " message(s) to go in " +
                              partition->topic + "[" + std::to_string(partition->partition) + "]; waking the fetchers");
     wake_fetchers();
@@ -504,7 +504,7 @@ void Runner::consume_batch() {
   Clock::time_point deadline{};
   int count = 0;
   while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
-    if (ready_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) break;  // JS is behind
+    if (backpressure() != nullptr) break;  // handler batches filled up during this round
     if (prefetched_.empty() && !pull_messages(timeout_ms)) break;
     std::unique_ptr<RdKafka::Message> message = std::move(prefetched_.front());
     prefetched_.pop_front();
@@ -535,17 +535,14 @@ bool Runner::pull_messages(int timeout_ms) {
                                 (message->topic_name().empty() ? "" : " (" + message->topic_name() + ")"));
       break;
     }
-    if (!last_pulled_ || !last_pulled_->active || last_pulled_->partition != message->partition() ||
-        last_pulled_->topic != topic_of(*message))
-      last_pulled_ = find_partition(std::string(topic_of(*message)), message->partition());
-    if (last_pulled_) last_pulled_->fetched = message->offset() + 1;
-    last_pull_ = Clock::now();
+    if (PartitionState* partition = partition_of(*message, last_pulled_)) partition->fetched = message->offset() + 1;
     prefetched_bytes_ += static_cast<int64_t>(message->len());
     counters_.prefetch.peak_bytes = std::max(counters_.prefetch.peak_bytes, static_cast<uint64_t>(prefetched_bytes_));
     prefetched_.push_back(std::move(message));
     got = true;
     timeout_ms = 0;
   }
+  if (got) last_pull_ = Clock::now();
   return got;
 }
 
@@ -578,6 +575,14 @@ const char* Runner::backpressure() const {
   return nullptr;
 }
 
+// The message's partition, through a one-entry cache (most messages come from the same partition
+// as the one before); nullptr when it is not (or no longer) assigned here.
+PartitionState* Runner::partition_of(const RdKafka::Message& message, PartitionPtr& cache) {
+  if (!cache || !cache->active || cache->partition != message.partition() || cache->topic != topic_of(message))
+    cache = find_partition(std::string(topic_of(message)), message.partition());
+  return cache.get();
+}
+
 PartitionPtr Runner::find_partition(const std::string& topic, int32_t partition) {
   auto it = partitions_.find(partition_key(topic, partition));
   return it == partitions_.end() ? nullptr : it->second;
@@ -601,14 +606,8 @@ void Runner::record_lag(int64_t kafka_ts_ms, int64_t source_ts_ms) {
 void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   ++counters_.consumed;
   kafka_down_ = false;
-  const std::string_view topic = topic_of(*message);
-  int32_t partition_id = message->partition();
-  PartitionPtr partition = last_partition_;
-  if (!partition || !partition->active || partition->partition != partition_id || partition->topic != topic) {
-    partition = find_partition(std::string(topic), partition_id);
-    if (!partition) return;  // not (or no longer) ours: the owner will read it
-    last_partition_ = partition;
-  }
+  if (!partition_of(*message, last_partition_)) return;  // not (or no longer) ours: the owner will read it
+  const PartitionPtr partition = last_partition_;
   const int64_t offset = message->offset();
   if (!partition->offsets.begin(offset).ok()) return;  // re-delivered below the position: already tracked
   partition->position = offset + 1;
@@ -982,7 +981,7 @@ void Runner::wake_fetchers() {
       rd_kafka_topic_partition_list_add(list, partition->topic.c_str(), partition->partition)->offset = partition->fetched;
   if (list->cnt > 0) {
     if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_->c_ptr(), list, 0)) {
-      log(LogLevel::debug, std::string("kafka: seek after resume failed: ") + rd_kafka_error_string(error));
+      log(LogLevel::debug, std::string("kafka: seek to wake the fetcher failed: ") + rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
     }
   }
@@ -1216,6 +1215,14 @@ void Runner::event_cb(RdKafka::Event& event) {
   }
 }
 
+// librdkafka's high watermark of a partition, as its last fetch response reported it (no request).
+int64_t Runner::refresh_high_watermark(PartitionState& partition) {
+  int64_t low = -1, high = -1;
+  if (consumer_ && consumer_->get_watermark_offsets(partition.topic, partition.partition, &low, &high) == RdKafka::ERR_NO_ERROR)
+    partition.high_watermark = high;
+  return partition.high_watermark;
+}
+
 void Runner::publish_stats(bool force) {
   Clock::time_point now = Clock::now();
   if (!force && now < next_stats_) return;
@@ -1231,10 +1238,7 @@ void Runner::publish_stats(bool force) {
                                       ? static_cast<double>(counters_.redis.commands) / counters_.redis.round_trips
                                       : 0.0;
   for (auto& [key, partition] : partitions_) {
-    int64_t low = -1, high = -1;
-    if (consumer_ && consumer_->get_watermark_offsets(partition->topic, partition->partition, &low, &high) ==
-                         RdKafka::ERR_NO_ERROR)
-      partition->high_watermark = high;
+    refresh_high_watermark(*partition);
     PartitionStats stats;
     stats.topic = partition->topic;
     stats.partition = partition->partition;
