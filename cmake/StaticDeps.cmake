@@ -67,6 +67,10 @@ else()
   target_link_libraries(cdc_deps INTERFACE ${cdc_static_link} PkgConfig::SIMDJSON)
 endif()
 message(STATUS "cdc-cache: static dependencies: ${cdc_static_link}")
+# What scripts/package collects the licences of.
+list(FILTER cdc_static_link INCLUDE REGEX "^/")
+list(JOIN cdc_static_link "\n" cdc_static_archives_text)
+file(WRITE ${CMAKE_BINARY_DIR}/static-archives.txt "${cdc_static_archives_text}\n")
 
 function(cdc_static_addon target)
   # --exclude-libs: the archives' symbols (OpenSSL's above all) stay private to the addon, so they can
