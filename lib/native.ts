@@ -40,8 +40,9 @@ export const PLATFORM_PACKAGES: Readonly<Record<string, string>> = { 'linux-x64-
 export const PREBUILT_ADDON_FILE = 'cdc_cache.node';
 export const MISSING_ADDON_MESSAGE = 'cdc-cache: no native addon found';
 export const SOURCE_BUILD_HINT =
-  'build from source with: npm install cdc-cache --build-from-source (or CDC_CACHE_BUILD_FROM_SOURCE=1 npm install; ' +
-  'needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), or in a clone: npm run build:native';
+  'build from source with: npm install cdc-cache cmake-js node-addon-api --build-from-source (or set ' +
+  'CDC_CACHE_BUILD_FROM_SOURCE=1; needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), ' +
+  'or in a clone: npm run build:native';
 
 /** Where an addon was found. */
 export interface NativeAddonLocation {

@@ -64,14 +64,14 @@ describe('native addon loader', () => {
     expect(error.message).toContain(MISSING_ADDON_MESSAGE);
     expect(error.message).toContain(path.join(root, ADDON_RELATIVE_PATH));
     expect(error.message).toContain(`npm install ${PREBUILT}`);
-    expect(error.message).toContain('npm install cdc-cache --build-from-source');
+    expect(error.message).toContain('npm install cdc-cache cmake-js node-addon-api --build-from-source');
   });
 
   it('names the platform that has no prebuilt addon and points to the source build', () => {
     const root = tempPackage('cdc-cache');
     const error = errorOf(() => loadNative(path.join(root, 'dist', 'lib'), 'linux-x64-musl'));
     expect(error.message).toContain('no prebuilt addon exists for linux-x64-musl (prebuilt: linux-x64-glibc)');
-    expect(error.message).toContain('npm install cdc-cache --build-from-source');
+    expect(error.message).toContain('npm install cdc-cache cmake-js node-addon-api --build-from-source');
     expect(error.message).not.toContain(`npm install ${PREBUILT}`);
   });
 
