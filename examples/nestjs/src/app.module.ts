@@ -15,7 +15,7 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
         return {
           kafka: {
             brokers: config.kafkaBrokers,
-            groupId: 'invoice-service',
+            groupId: config.groupId,
             topics: ['dbserver1.public.customers'],
           },
           redis: { url: config.redisUrl },

@@ -4,6 +4,8 @@ export interface ExampleConfig {
   pgUrl: string;
   redisUrl: string;
   kafkaBrokers: string;
+  /** EXAMPLE_GROUP_ID: another consumer group, for a second copy of the app beside the demo. */
+  groupId: string;
 }
 
 function required(name: string): string {
@@ -18,6 +20,7 @@ export function loadConfig(): ExampleConfig {
     pgUrl: required('PG_URL'),
     redisUrl: required('REDIS_URL'),
     kafkaBrokers: required('KAFKA_BROKERS'),
+    groupId: process.env.EXAMPLE_GROUP_ID ?? 'invoice-service',
   };
 }
 
