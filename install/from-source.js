@@ -36,7 +36,7 @@ function buildFromSource() {
     return 1;
   }
   console.error(`cdc-cache: building the native addon from source (needs ${SYSTEM_PACKAGES})`);
-  const result = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build/native', '--log-level', 'warn'],
+  const result = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build/native', '--log-level', 'warn', '--target', 'cdc_cache'],
     { cwd: root, stdio: 'inherit' });
   return result.status === null ? 1 : result.status;
 }
