@@ -1,7 +1,7 @@
 // Loads the native addon: a local source build (build/native/Release/cdc_cache.node below the package
 // root, whether this file runs from lib/ or dist/lib/) when there is one, else the prebuilt platform
 // package (@cdc-cache/linux-x64-gnu, an optional dependency). A source build exists only when someone
-// asked for it (npm run build:native, npm install --build-from-source), so it wins, as in sharp.
+// asked for it (npm run build:native, npx cdc-cache-build-from-source), so it wins, as in sharp.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -40,9 +40,8 @@ export const PLATFORM_PACKAGES: Readonly<Record<string, string>> = { 'linux-x64-
 export const PREBUILT_ADDON_FILE = 'cdc_cache.node';
 export const MISSING_ADDON_MESSAGE = 'cdc-cache: no native addon found';
 export const SOURCE_BUILD_HINT =
-  'build from source with: npm install cdc-cache cmake-js node-addon-api --build-from-source (or set ' +
-  'CDC_CACHE_BUILD_FROM_SOURCE=1; needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), ' +
-  'or in a clone: npm run build:native';
+  'build from source with: npm install cmake-js node-addon-api && npx cdc-cache-build-from-source ' +
+  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), or in a clone: npm run build:native';
 
 /** Where an addon was found. */
 export interface NativeAddonLocation {

@@ -64,14 +64,14 @@ describe('native addon loader', () => {
     expect(error.message).toContain(MISSING_ADDON_MESSAGE);
     expect(error.message).toContain(path.join(root, ADDON_RELATIVE_PATH));
     expect(error.message).toContain(`npm install ${PREBUILT}`);
-    expect(error.message).toContain('npm install cdc-cache cmake-js node-addon-api --build-from-source');
+    expect(error.message).toContain('npm install cmake-js node-addon-api && npx cdc-cache-build-from-source');
   });
 
   it('names the platform that has no prebuilt addon and points to the source build', () => {
     const root = tempPackage('cdc-cache');
     const error = errorOf(() => loadNative(path.join(root, 'dist', 'lib'), 'linux-x64-musl'));
     expect(error.message).toContain('no prebuilt addon exists for linux-x64-musl (prebuilt: linux-x64-glibc)');
-    expect(error.message).toContain('npm install cdc-cache cmake-js node-addon-api --build-from-source');
+    expect(error.message).toContain('npm install cmake-js node-addon-api && npx cdc-cache-build-from-source');
     expect(error.message).not.toContain(`npm install ${PREBUILT}`);
   });
 
@@ -117,10 +117,12 @@ describe('native addon loader', () => {
     expect(PLATFORM_PACKAGES['linux-x64-glibc']).toBe(platform.name);
     expect(platform).toMatchObject({ version: main.version, os: ['linux'], cpu: ['x64'], libc: ['glibc'] });
     expect(main.optionalDependencies).toEqual({ [platform.name]: main.version });
-    // No registry dependency at run time, and no compile step in a default install.
+    // No registry dependency at run time, and no install script (nothing for allowScripts to approve).
     expect(main.dependencies ?? {}).toEqual({});
     expect(main.devDependencies).toHaveProperty('cmake-js');
     expect(main.devDependencies).toHaveProperty('node-addon-api');
+    for (const hook of ['preinstall', 'install', 'postinstall']) expect(main.scripts).not.toHaveProperty(hook);
+    expect(main.bin['cdc-cache-build-from-source']).toBe('install/from-source.js');
   });
 
   it('throws when no cdc-cache package root exists above the directory', () => {

@@ -17,6 +17,7 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
             brokers: config.kafkaBrokers,
             groupId: config.groupId,
             topics: ['dbserver1.public.customers'],
+            ...(config.startAtEnd ? { config: { 'auto.offset.reset': 'latest' } } : {}),
           },
           redis: { url: config.redisUrl },
           rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'] }],

@@ -4,8 +4,12 @@ export interface ExampleConfig {
   pgUrl: string;
   redisUrl: string;
   kafkaBrokers: string;
-  /** EXAMPLE_GROUP_ID: another consumer group, for a second copy of the app beside the demo. */
+  /**
+   * EXAMPLE_GROUP_ID: another consumer group, for a second copy of the app beside the demo; a new group
+   * starts at the end of the topics (startAtEnd) instead of replaying them.
+   */
   groupId: string;
+  startAtEnd: boolean;
 }
 
 function required(name: string): string {
@@ -21,6 +25,7 @@ export function loadConfig(): ExampleConfig {
     redisUrl: required('REDIS_URL'),
     kafkaBrokers: required('KAFKA_BROKERS'),
     groupId: process.env.EXAMPLE_GROUP_ID ?? 'invoice-service',
+    startAtEnd: process.env.EXAMPLE_GROUP_ID !== undefined,
   };
 }
 
