@@ -90,10 +90,21 @@ function prebuiltPath(root: string, platform: string): string | null {
   }
 }
 
+/** The "version" of the package.json in `dir` ('' when there is none). */
+function versionIn(dir: string): string {
+  try {
+    const version = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '';
+  } catch {
+    return '';
+  }
+}
+
 function missingMessage(root: string, platform: string): string {
   const pkg = PLATFORM_PACKAGES[platform];
+  const version = versionIn(root);
   const prebuilt = pkg
-    ? `install the prebuilt addon for ${platform}: npm install ${pkg} (npm skips it when optional dependencies ` +
+    ? `install the prebuilt addon for ${platform}: npm install ${pkg}${version ? `@${version}` : ''} (npm skips it when optional dependencies ` +
       `are omitted, e.g. --omit=optional), or ${SOURCE_BUILD_HINT}`
     : `no prebuilt addon exists for ${platform} (prebuilt: ${Object.keys(PLATFORM_PACKAGES).join(', ')}); ${SOURCE_BUILD_HINT}`;
   return `${MISSING_ADDON_MESSAGE} (looked for ${path.join(root, ADDON_RELATIVE_PATH)}${pkg ? ` and ${pkg}` : ''}): ${prebuilt}`;
@@ -106,7 +117,18 @@ export function resolveNative(from: string = __dirname, platform?: string): Nati
   if (fs.existsSync(local)) return { kind: 'source build', file: local };
   platform ??= runtimePlatform(); // only now: the process report costs a few milliseconds
   const prebuilt = prebuiltPath(root, platform);
-  if (prebuilt) return { kind: 'prebuilt', file: prebuilt };
+  if (prebuilt) {
+    // The addon and the JavaScript talk through a config format of their own: versions must match.
+    const wanted = versionIn(root);
+    const found = versionIn(path.dirname(prebuilt));
+    if (wanted && found !== wanted) {
+      const pkg = PLATFORM_PACKAGES[platform];
+      throw new CdcCacheNativeError(
+        `cdc-cache: ${pkg} ${found || '(no version)'} does not match cdc-cache ${wanted}: npm install ${pkg}@${wanted}`,
+      );
+    }
+    return { kind: 'prebuilt', file: prebuilt };
+  }
   throw new CdcCacheNativeError(missingMessage(root, platform));
 }
 

@@ -35,9 +35,11 @@ function errorOf(fn: () => unknown): Error {
   throw new Error('expected an error');
 }
 
-function tempPackage(name: string): string {
+const repoVersion: string = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
+
+function tempPackage(name: string, version: string = repoVersion): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdc-cache-loader-'));
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name }));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
   fs.mkdirSync(path.join(dir, 'dist', 'lib'), { recursive: true });
   return dir;
 }
@@ -63,7 +65,7 @@ describe('native addon loader', () => {
     expect(error).toBeInstanceOf(CdcCacheNativeError);
     expect(error.message).toContain(MISSING_ADDON_MESSAGE);
     expect(error.message).toContain(path.join(root, ADDON_RELATIVE_PATH));
-    expect(error.message).toContain(`npm install ${PREBUILT}`);
+    expect(error.message).toContain(`npm install ${PREBUILT}@${repoVersion}`);
     expect(error.message).toContain('npm install cmake-js node-addon-api && npx cdc-cache-build-from-source');
   });
 
@@ -97,6 +99,15 @@ describe('native addon loader', () => {
     const root = tempPackage('cdc-cache');
     installPlatformPackage(root, 'a prebuilt');
     expect(() => resolveNative(path.join(root, 'dist', 'lib'), 'darwin-arm64')).toThrow('no prebuilt addon exists for darwin-arm64');
+  });
+
+  it('refuses a platform package of another version than cdc-cache', () => {
+    const root = tempPackage('cdc-cache', '9.9.9');
+    installPlatformPackage(root, 'a prebuilt');
+    const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'npm', 'linux-x64-gnu', 'package.json'), 'utf8')).version;
+    expect(() => resolveNative(path.join(root, 'dist', 'lib'), 'linux-x64-glibc')).toThrow(
+      `${PREBUILT} ${version} does not match cdc-cache 9.9.9: npm install ${PREBUILT}@9.9.9`,
+    );
   });
 
   it('reports a platform package whose addon cannot be loaded', () => {
