@@ -124,7 +124,15 @@ reload_connect_for_mysql_plugin() {
     fail connect "$LOGS/connect.log" "$MARIADB_CONNECTOR_CLASS $(mysql_plugin_version) not loaded from $MARIADB_PLUGIN_DIR"
 }
 
-register_mariadb_connector() { register_connector "$MARIADB_CONNECTOR_FILE" "mariadb1.inventory.*"; }
+# Its schema history lives in a file, not a Kafka topic: Debezium 2.6's Kafka history reads the topic
+# with KafkaConsumer.poll(long), which Kafka 4 clients (the worker's) no longer have, so a task restart
+# would fail with NoSuchMethodError. The file sits with the other data (`reset` wipes both).
+register_mariadb_connector() {
+  local generated=$INFRA/connectors/$(basename "$MARIADB_CONNECTOR_FILE")
+  mkdir -p "$INFRA/connectors" "$DATA/debezium"
+  sed "s|@DATA@|$DATA|g" "$MARIADB_CONNECTOR_FILE" >"$generated"
+  register_connector "$generated" "mariadb1.inventory.*"
+}
 
 mariadb_status() {
   local pid
