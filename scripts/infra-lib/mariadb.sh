@@ -1,5 +1,5 @@
 # MariaDB, the second source: Debian's MariaDB 10.11 as a local process, captured by Debezium's MySQL
-# connector (topic prefix mariadb1). Sourced by scripts/infra, whose helpers it uses (log, fail,
+# connector 2.6.2 with connector.adapter=mariadb (topic prefix mariadb1; why this version: README). Sourced by scripts/infra, whose helpers it uses (log, fail,
 # live_pid, wait_until, port_open, stop_pid, register_connector).
 #
 # The server runs as the user who runs scripts/infra (as root: --user=root, so the data dir below the
@@ -14,17 +14,23 @@ MARIADB_CONNECTOR_FILE=$LIB/connectors/inventory-mariadb.json
 MARIADB_PLUGIN_DIR=$JARS/plugins/debezium-connector-mysql
 MARIADB_CONNECTOR_CLASS=io.debezium.connector.mysql.MySqlConnector
 
-# Its own stamp: a change here never wipes the jars the running Kafka and Connect use.
+# The connector version the plugin folder holds (the pom's debezium.version).
+mysql_plugin_version() { sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$LIB/debezium-mysql/pom.xml"; }
+
+# Its own stamp, the connector version: resolving it never touches the jars the running Kafka and
+# Connect use, and a new version is resolved aside and swapped in whole (Connect reloads it below).
 ensure_mysql_plugin_jars() {
-  local pom=$LIB/debezium-mysql/pom.xml stamp
-  stamp=$(sha256sum <"$pom" | cut -d' ' -f1)
-  [[ -f $MARIADB_PLUGIN_DIR/.stamp && $(cat "$MARIADB_PLUGIN_DIR/.stamp") == "$stamp" ]] && return 0
-  log "resolving the Debezium MySQL connector jars with Maven (for MariaDB)"
-  rm -rf "$MARIADB_PLUGIN_DIR"
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-    -DexcludeGroupIds=org.apache.kafka,org.slf4j -DoutputDirectory="$MARIADB_PLUGIN_DIR" >"$LOGS/maven-mysql.log" 2>&1 ||
+  local version
+  version=$(mysql_plugin_version)
+  [[ -f $MARIADB_PLUGIN_DIR/.stamp && $(cat "$MARIADB_PLUGIN_DIR/.stamp") == "$version" ]] && return 0
+  log "resolving the Debezium MySQL connector $version jars with Maven (for MariaDB)"
+  rm -rf "$MARIADB_PLUGIN_DIR.tmp"
+  mvn -q -B -f "$LIB/debezium-mysql/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DexcludeGroupIds=org.apache.kafka,org.slf4j -DoutputDirectory="$MARIADB_PLUGIN_DIR.tmp" >"$LOGS/maven-mysql.log" 2>&1 ||
     fail maven "$LOGS/maven-mysql.log" "could not resolve the Debezium MySQL connector jars"
-  echo "$stamp" >"$MARIADB_PLUGIN_DIR/.stamp"
+  echo "$version" >"$MARIADB_PLUGIN_DIR.tmp/.stamp"
+  rm -rf "$MARIADB_PLUGIN_DIR"
+  mv "$MARIADB_PLUGIN_DIR.tmp" "$MARIADB_PLUGIN_DIR"
 }
 
 mariadb_config() {
@@ -103,8 +109,6 @@ seed_mariadb() {
 
 stop_mariadb() { stop_pid mariadb "$RUN/mariadb.pid" "$MARIADB_CONFIG"; }
 
-# The connector version the plugin folder holds (the pom's debezium.version).
-mysql_plugin_version() { sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$LIB/debezium-mysql/pom.xml"; }
 connect_has_mysql_plugin() {
   curl -sf --max-time 10 "$CONNECT_URL/connector-plugins" | node -e '
     let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
