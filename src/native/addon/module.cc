@@ -12,10 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#if __has_include("explain/explain.h")
 #include "explain/explain.h"
-#define CDC_HAVE_EXPLAIN 1
-#endif
 
 namespace {
 
@@ -52,10 +49,6 @@ struct Bridge {
 void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* message);
 using Channel = Napi::TypedThreadSafeFunction<Bridge, Message, CallJs>;
 
-// Per-environment data (main thread or worker), as better-sqlite3 keeps it.
-struct AddonData {
-  Napi::FunctionReference engine_constructor;
-};
 
 // Guards the engine side's use of the thread-safe function. Node deletes a thread-safe function
 // when its environment is torn down, whether or not other threads released it; once the gate is
@@ -509,22 +502,14 @@ Napi::Value Explain(const Napi::CallbackInfo& info) {
   std::string value, key;
   bool has_value = bytes(1, "value", value);
   bytes(2, "key", key);
-#ifdef CDC_HAVE_EXPLAIN
   std::string out;
   cdc::Status status = cdc::explain(rules_json, value, !has_value, key, out);
   if (!status.ok()) throw Napi::Error::New(env, status.message());
   return Napi::String::New(env, out);
-#else
-  (void)has_value;
-  throw Napi::Error::New(env, "explain is not available in this build");
-#endif
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto* data = new AddonData();
   Napi::Function engine = EngineWrap::Define(env);
-  data->engine_constructor = Napi::Persistent(engine);
-  env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api when the environment goes
   exports.Set("Engine", engine);
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
   return exports;

@@ -203,27 +203,6 @@ Status parse_js_handlers(element value, std::vector<JsHandlerSpec>& out) {
 
 }  // namespace
 
-bool glob_matches(std::string_view pattern, std::string_view text) {
-  // Iterative wildcard match with single backtrack point: linear for the patterns we see.
-  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 Status parse_engine_config(std::string_view json, EngineConfig& out) {
   out = EngineConfig{};
   simdjson::dom::parser parser;

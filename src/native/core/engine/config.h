@@ -7,24 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/glob.h"
 #include "common/status.h"
-#include "redis/redis_client.h"
+#include "kafka/settings.h"
+#include "redis/connection.h"
 #include "rules/rules.h"
 
 namespace cdc {
-
-struct KafkaSettings {
-  std::string brokers;
-  std::string group_id;
-  std::vector<std::string> topics;  // either topics ...
-  std::string topic_pattern;        // ... or a regex (always starts with '^', as librdkafka wants)
-  // User librdkafka properties in declaration order, values already turned into strings.
-  std::vector<std::pair<std::string, std::string>> properties;
-  // Fetched messages the engine holds ahead of processing. Above this, fetching pauses; it resumes
-  // at half. (The engine does its own prefetch flow control: librdkafka 2.0.2's queue thresholds
-  // stall fetching for about a second each time they are reached.)
-  int64_t prefetch_bytes = int64_t{32} << 20;
-};
 
 struct RedisSettings {
   RedisEndpoint endpoint;
@@ -64,8 +53,5 @@ struct EngineConfig {
 // Parses and validates the engine config JSON. Errors name the path
 // ("kafka.groupId: expected a non-empty string") and never contain a secret.
 Status parse_engine_config(std::string_view json, EngineConfig& out);
-
-// '*' matches any run of characters (also empty); everything else matches itself.
-bool glob_matches(std::string_view pattern, std::string_view text);
 
 }  // namespace cdc

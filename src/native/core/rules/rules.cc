@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/glob.h"
 #include "debezium/json_text.h"
 
 namespace cdc {
@@ -15,27 +16,6 @@ namespace cdc {
 namespace {
 
 // ---- source globs ------------------------------------------------------------------------------
-
-// '*' matches any run of characters (also empty); every other character matches itself.
-bool glob_match(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_t = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++star_t;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 struct SourceMatcher {
   enum class Kind { any, exact, glob } kind = Kind::exact;
@@ -51,7 +31,7 @@ struct SourceMatcher {
     switch (kind) {
       case Kind::any: return true;
       case Kind::exact: return name == pattern;
-      case Kind::glob: return glob_match(pattern, name);
+      case Kind::glob: return glob_matches(pattern, name);
     }
     return false;
   }

@@ -1,6 +1,6 @@
-// One Redis connection owned by one thread (the engine's). Commands go out as argv pipelines;
-// every reply is read and checked. Structured by node so Redis Cluster routing can be added
-// without changing callers.
+// One Redis connection owned by one thread. Commands go out as argv pipelines; every reply is
+// read and checked. Callers that keep pipelines in flight and wait out outages use RedisTransport
+// (redis/transport.h), where routing across nodes (Redis Cluster) goes next.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "rules/rules.h"
+#include "redis/command.h"
 
 namespace cdc {
 
@@ -43,12 +43,12 @@ struct Reply {
   std::string text;      // Error: message; Status and Bulk: the bytes
 };
 
-class RedisNode {
+class RedisConnection {
  public:
-  RedisNode(RedisEndpoint endpoint, RedisOptions options);
-  ~RedisNode();
-  RedisNode(const RedisNode&) = delete;
-  RedisNode& operator=(const RedisNode&) = delete;
+  RedisConnection(RedisEndpoint endpoint, RedisOptions options);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
 
   // Connects, AUTHs and SELECTs. Safe to call again after a failure; a no-op when connected.
   // Errors read "redis host:port: ..." and never contain the password.

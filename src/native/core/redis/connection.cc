@@ -1,4 +1,4 @@
-#include "redis/redis_client.h"
+#include "redis/connection.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -224,7 +224,7 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
   return Status::Ok();
 }
 
-struct RedisNode::Impl {
+struct RedisConnection::Impl {
   redisContext* context = nullptr;
   size_t pending = 0;
   // The pipeline in RESP, reused between sends: no allocation per command once warmed up.
@@ -237,18 +237,18 @@ struct RedisNode::Impl {
   }
 };
 
-RedisNode::RedisNode(RedisEndpoint endpoint, RedisOptions options)
+RedisConnection::RedisConnection(RedisEndpoint endpoint, RedisOptions options)
     : endpoint_(std::move(endpoint)), options_(options), impl_(std::make_unique<Impl>()) {}
 
-RedisNode::~RedisNode() { impl_->close(); }
+RedisConnection::~RedisConnection() { impl_->close(); }
 
-bool RedisNode::connected() const { return impl_->context != nullptr; }
+bool RedisConnection::connected() const { return impl_->context != nullptr; }
 
-void RedisNode::disconnect() { impl_->close(); }
+void RedisConnection::disconnect() { impl_->close(); }
 
-size_t RedisNode::pending_replies() const { return impl_->pending; }
+size_t RedisConnection::pending_replies() const { return impl_->pending; }
 
-std::string RedisNode::prefix() const {
+std::string RedisConnection::prefix() const {
   bool ipv6 = endpoint_.host.find(':') != std::string::npos;
   return "redis " + (ipv6 ? "[" + endpoint_.host + "]" : endpoint_.host) + ":" +
          std::to_string(endpoint_.port) + ": ";
@@ -256,7 +256,7 @@ std::string RedisNode::prefix() const {
 
 // Builds the error for a failed read or write, then drops the connection: after an I/O error the
 // stream position is unknown, so no later reply could be matched to its command.
-Status RedisNode::io_failure(const char* what, int saved_errno) {
+Status RedisConnection::io_failure(const char* what, int saved_errno) {
   std::string reason;
   redisContext* context = impl_->context;
   if (context != nullptr && context->err == REDIS_ERR_IO &&
@@ -271,7 +271,7 @@ Status RedisNode::io_failure(const char* what, int saved_errno) {
   return Status::Error(redact(prefix() + what + " failed: " + reason, endpoint_.password));
 }
 
-Status RedisNode::connect() {
+Status RedisConnection::connect() {
   if (impl_->context != nullptr) return Status::Ok();
   if (endpoint_.tls) {
     return Status::Error(prefix() + "TLS not supported yet (rediss:// URL); use redis://");
@@ -321,7 +321,7 @@ Status RedisNode::connect() {
   return Status::Ok();
 }
 
-Status RedisNode::send(const std::vector<Command>& commands) {
+Status RedisConnection::send(const std::vector<Command>& commands) {
   redisContext* context = impl_->context;
   if (context == nullptr) return Status::Error(prefix() + "not connected");
   if (commands.empty()) return Status::Ok();
@@ -357,7 +357,7 @@ Status RedisNode::send(const std::vector<Command>& commands) {
   return Status::Ok();
 }
 
-Status RedisNode::receive(size_t count, std::vector<Reply>& replies) {
+Status RedisConnection::receive(size_t count, std::vector<Reply>& replies) {
   replies.clear();
   redisContext* context = impl_->context;
   if (context == nullptr) return Status::Error(prefix() + "not connected");
@@ -381,7 +381,7 @@ Status RedisNode::receive(size_t count, std::vector<Reply>& replies) {
   return Status::Ok();
 }
 
-Status RedisNode::command(const Command& command, Reply& reply) {
+Status RedisConnection::command(const Command& command, Reply& reply) {
   if (impl_->pending != 0) {
     return Status::Error(prefix() + "command() with " + std::to_string(impl_->pending) +
                          " replies still pending");
