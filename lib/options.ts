@@ -4,6 +4,7 @@
 
 import { CdcCacheConfigError, ConfigIssue } from './errors';
 import { createRedactor } from './redact';
+import { LimitedOption, OPTION_LIMITS } from './option-limits';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -148,14 +149,21 @@ export interface NativeEngineConfig {
   jsHandlers: JsHandlerRegistration[];
 }
 
+// Integer defaults and limits come from the table the C++ config parser reads (see option-limits.ts).
+const L = OPTION_LIMITS;
 export const DEFAULTS = Object.freeze({
-  kafka: Object.freeze({ prefetchBytes: 32 * 1024 * 1024 }),
-  redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000 }),
+  kafka: Object.freeze({ prefetchBytes: L['kafka.prefetchBytes'].default }),
+  redis: Object.freeze({ connectTimeoutMs: L['redis.connectTimeoutMs'].default, commandTimeoutMs: L['redis.commandTimeoutMs'].default }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
-  batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 }),
-  commitIntervalMs: 1000,
-  handlers: Object.freeze({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 }),
+  batch: Object.freeze({ maxEvents: L['batch.maxEvents'].default, maxWaitMs: L['batch.maxWaitMs'].default, maxInFlight: L['batch.maxInFlight'].default }),
+  commitIntervalMs: L['commitIntervalMs'].default,
+  handlers: Object.freeze({
+    maxBatchSize: L['handlers.maxBatchSize'].default,
+    maxInFlight: L['handlers.maxInFlight'].default,
+    attempts: L['handlers.attempts'].default,
+    retryDelayMs: L['handlers.retryDelayMs'].default,
+  }),
 });
 
 // Properties the engine owns: letting kafka.config override them would break delivery guarantees.
@@ -324,6 +332,11 @@ class Checker {
     return true;
   }
 
+  /** An integer option bounded by the shared limits table. */
+  limited(path: LimitedOption, value: unknown): value is number {
+    return this.integer(path, value, OPTION_LIMITS[path].min, OPTION_LIMITS[path].max);
+  }
+
   integer(path: string, value: unknown, min: number, max: number): value is number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       this.fail(path, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
@@ -459,7 +472,7 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
     }
   }
   const prefetchBytes = value.prefetchBytes ?? DEFAULTS.kafka.prefetchBytes;
-  const prefetchOk = c.integer('kafka.prefetchBytes', prefetchBytes, 64 * 1024, 4 * 1024 * 1024 * 1024);
+  const prefetchOk = c.limited('kafka.prefetchBytes', prefetchBytes);
   if (brokers === undefined || !groupIdOk || !prefetchOk) return undefined;
   return {
     brokers,
@@ -499,8 +512,8 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
   }
   const connectTimeoutMs = value.connectTimeoutMs ?? DEFAULTS.redis.connectTimeoutMs;
   const commandTimeoutMs = value.commandTimeoutMs ?? DEFAULTS.redis.commandTimeoutMs;
-  const a = c.integer('redis.connectTimeoutMs', connectTimeoutMs, 1, 600_000);
-  const b = c.integer('redis.commandTimeoutMs', commandTimeoutMs, 1, 600_000);
+  const a = c.limited('redis.connectTimeoutMs', connectTimeoutMs);
+  const b = c.limited('redis.commandTimeoutMs', commandTimeoutMs);
   if (!urlOk || !a || !b) return undefined;
   return { url: value.url as string, connectTimeoutMs, commandTimeoutMs };
 }
@@ -623,21 +636,21 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   if (o.batch !== undefined && c.object('batch', o.batch, ['maxEvents', 'maxWaitMs', 'maxInFlight'])) {
     Object.assign(batch, stripUndefined(o.batch));
   }
-  c.integer('batch.maxEvents', batch.maxEvents, 1, 100_000);
-  c.integer('batch.maxWaitMs', batch.maxWaitMs, 0, 60_000);
-  c.integer('batch.maxInFlight', batch.maxInFlight, 1, 1024);
+  c.limited('batch.maxEvents', batch.maxEvents);
+  c.limited('batch.maxWaitMs', batch.maxWaitMs);
+  c.limited('batch.maxInFlight', batch.maxInFlight);
 
   const commitIntervalMs = o.commitIntervalMs ?? DEFAULTS.commitIntervalMs;
-  c.integer('commitIntervalMs', commitIntervalMs, 1, 3_600_000);
+  c.limited('commitIntervalMs', commitIntervalMs);
 
   const handlers = { ...DEFAULTS.handlers };
   if (o.handlers !== undefined && c.object('handlers', o.handlers, ['maxBatchSize', 'maxInFlight', 'attempts', 'retryDelayMs'])) {
     Object.assign(handlers, stripUndefined(o.handlers));
   }
-  c.integer('handlers.maxBatchSize', handlers.maxBatchSize, 1, 100_000);
-  c.integer('handlers.maxInFlight', handlers.maxInFlight, 1, 1024);
-  c.integer('handlers.attempts', handlers.attempts, 1, 100);
-  c.integer('handlers.retryDelayMs', handlers.retryDelayMs, 0, 600_000);
+  c.limited('handlers.maxBatchSize', handlers.maxBatchSize);
+  c.limited('handlers.maxInFlight', handlers.maxInFlight);
+  c.limited('handlers.attempts', handlers.attempts);
+  c.limited('handlers.retryDelayMs', handlers.retryDelayMs);
 
   const logger = o.logger === undefined ? undefined : checkLogger(c, o.logger);
 

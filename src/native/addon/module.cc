@@ -90,17 +90,6 @@ struct TeardownHook {
   }
 };
 
-const char* kind_name(cdc::EventKind kind) {
-  switch (kind) {
-    case cdc::EventKind::change: return "change";
-    case cdc::EventKind::tombstone: return "tombstone";
-    case cdc::EventKind::heartbeat: return "heartbeat";
-    case cdc::EventKind::transaction: return "transaction";
-    case cdc::EventKind::schema_change: return "schemaChange";
-  }
-  return "change";
-}
-
 Napi::Value parse_json_or_null(Napi::Env env, Napi::Function parse, bool present, const std::string& json) {
   if (!present) return env.Null();
   return parse.Call({Napi::String::New(env, json)});
@@ -112,7 +101,7 @@ Napi::Array events_to_js(Napi::Env env, const std::vector<cdc::HandlerEvent>& ev
   for (size_t i = 0; i < events.size(); ++i) {
     const cdc::HandlerEvent& event = events[i];
     Napi::Object object = Napi::Object::New(env);
-    object.Set("kind", kind_name(event.kind));
+    object.Set("kind", cdc::event_kind_name(event.kind));
     if (event.op == cdc::Op::none) {
       object.Set("op", env.Null());
     } else {

@@ -87,6 +87,15 @@ Status get_int(element value, const std::string& path, int min, int max, int& ou
   return st;
 }
 
+// An option from the option table: its path names it in errors, its limits bound it.
+template <typename Int>
+Status get_int(element value, const OptionLimit& limit, Int& out) {
+  int64_t wide = 0;
+  Status st = get_int(value, std::string(limit.path), limit.min, limit.max, wide);
+  if (st.ok()) out = static_cast<Int>(wide);
+  return st;
+}
+
 // A librdkafka property value: string, number or boolean, turned into librdkafka's text form.
 Status property_text(element value, const std::string& path, std::string& out) {
   switch (value.type()) {
@@ -143,7 +152,7 @@ Status parse_kafka(element value, KafkaSettings& out) {
   }
 
   if (lookup(kafka, "prefetchBytes", field) &&
-      !(st = get_int(field, "kafka.prefetchBytes", int64_t{1} << 16, int64_t{1} << 32, out.prefetch_bytes)).ok())
+      !(st = get_int(field, option_limits::kafka_prefetch_bytes, out.prefetch_bytes)).ok())
     return st;
 
   if (lookup(kafka, "config", field)) {
@@ -172,10 +181,10 @@ Status parse_redis(element value, RedisSettings& out) {
   st = parse_redis_url(url, out.endpoint);
   if (!st.ok()) return path_error("redis.url", st.message());  // parse_redis_url never echoes the password
   if (lookup(redis, "connectTimeoutMs", field) &&
-      !(st = get_int(field, "redis.connectTimeoutMs", 1, 600000, out.options.connect_timeout_ms)).ok())
+      !(st = get_int(field, option_limits::redis_connect_timeout_ms, out.options.connect_timeout_ms)).ok())
     return st;
   if (lookup(redis, "commandTimeoutMs", field) &&
-      !(st = get_int(field, "redis.commandTimeoutMs", 1, 600000, out.options.command_timeout_ms)).ok())
+      !(st = get_int(field, option_limits::redis_command_timeout_ms, out.options.command_timeout_ms)).ok())
     return st;
   return Status::Ok();
 }
@@ -253,27 +262,27 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
     if (!(st = get_object(field, "batch", batch)).ok()) return st;
     if (!(st = check_known_fields(batch, "batch", {"maxEvents", "maxWaitMs", "maxInFlight"})).ok()) return st;
     if (lookup(batch, "maxEvents", field) &&
-        !(st = get_int(field, "batch.maxEvents", 1, 100000, out.batch.max_events)).ok())
+        !(st = get_int(field, option_limits::batch_max_events, out.batch.max_events)).ok())
       return st;
     if (lookup(batch, "maxWaitMs", field) &&
-        !(st = get_int(field, "batch.maxWaitMs", 0, 60000, out.batch.max_wait_ms)).ok())
+        !(st = get_int(field, option_limits::batch_max_wait_ms, out.batch.max_wait_ms)).ok())
       return st;
     if (lookup(batch, "maxInFlight", field) &&
-        !(st = get_int(field, "batch.maxInFlight", 1, 1024, out.batch.max_in_flight)).ok())
+        !(st = get_int(field, option_limits::batch_max_in_flight, out.batch.max_in_flight)).ok())
       return st;
   }
   if (lookup(top, "commitIntervalMs", field) &&
-      !(st = get_int(field, "commitIntervalMs", 1, 3600000, out.commit_interval_ms)).ok())
+      !(st = get_int(field, option_limits::commit_interval_ms, out.commit_interval_ms)).ok())
     return st;
   if (lookup(top, "handlers", field)) {
     object handlers;
     if (!(st = get_object(field, "handlers", handlers)).ok()) return st;
     if (!(st = check_known_fields(handlers, "handlers", {"maxBatchSize", "maxInFlight"})).ok()) return st;
     if (lookup(handlers, "maxBatchSize", field) &&
-        !(st = get_int(field, "handlers.maxBatchSize", 1, 100000, out.handlers.max_batch_size)).ok())
+        !(st = get_int(field, option_limits::handlers_max_batch_size, out.handlers.max_batch_size)).ok())
       return st;
     if (lookup(handlers, "maxInFlight", field) &&
-        !(st = get_int(field, "handlers.maxInFlight", 1, 1024, out.handlers.max_in_flight)).ok())
+        !(st = get_int(field, option_limits::handlers_max_in_flight, out.handlers.max_in_flight)).ok())
       return st;
   }
   if (lookup(top, "jsHandlers", field) && !(st = parse_js_handlers(field, out.js_handlers)).ok()) return st;

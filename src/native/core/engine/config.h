@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/glob.h"
+#include "common/option_limits.h"
 #include "common/status.h"
 #include "kafka/settings.h"
 #include "redis/connection.h"
@@ -15,22 +16,25 @@
 
 namespace cdc {
 
+// An int option's default from the option table (common/option_limits.h).
+constexpr int default_of(const OptionLimit& limit) { return static_cast<int>(limit.default_value); }
+
 struct RedisSettings {
   RedisEndpoint endpoint;
   RedisOptions options;
 };
 
 struct BatchSettings {
-  int max_events = 1000;  // messages per Redis pipeline
+  int max_events = default_of(option_limits::batch_max_events);  // messages per Redis pipeline
   // How long a batch waits to fill up. 0: it takes what has arrived and goes; under load batches
   // still fill, because new messages gather while earlier pipelines are in flight.
-  int max_wait_ms = 0;
-  int max_in_flight = 4;  // Redis pipelines sent and not yet answered
+  int max_wait_ms = default_of(option_limits::batch_max_wait_ms);
+  int max_in_flight = default_of(option_limits::batch_max_in_flight);  // Redis pipelines sent and not yet answered
 };
 
 struct HandlerSettings {
-  int max_batch_size = 500;  // events per JS handler batch
-  int max_in_flight = 2;     // JS batches delivered and not yet acknowledged
+  int max_batch_size = default_of(option_limits::handlers_max_batch_size);  // events per JS handler batch
+  int max_in_flight = default_of(option_limits::handlers_max_in_flight);  // JS batches delivered, not yet acknowledged
 };
 
 struct JsHandlerSpec {
@@ -45,7 +49,7 @@ struct EngineConfig {
   RuleOptions rule_options;
   std::string dead_letter_topic;  // empty: dead letters are logged and counted only
   BatchSettings batch;
-  int commit_interval_ms = 1000;
+  int commit_interval_ms = default_of(option_limits::commit_interval_ms);
   HandlerSettings handlers;
   std::vector<JsHandlerSpec> js_handlers;
 };

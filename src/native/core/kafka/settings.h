@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/option_limits.h"
+
 namespace cdc {
 
 struct KafkaSettings {
@@ -18,7 +20,7 @@ struct KafkaSettings {
   // Fetched messages the engine holds ahead of processing. Above this, fetching pauses; it resumes
   // at half. (The engine does its own prefetch flow control: librdkafka 2.0.2's queue thresholds
   // stall fetching for about a second each time they are reached.)
-  int64_t prefetch_bytes = int64_t{32} << 20;
+  int64_t prefetch_bytes = option_limits::kafka_prefetch_bytes.default_value;
 };
 
 }  // namespace cdc

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/option_limits.h"
 #include "common/status.h"
 #include "redis/command.h"
 
@@ -29,8 +30,10 @@ struct RedisEndpoint {
 Status parse_redis_url(std::string_view url, RedisEndpoint& out);
 
 struct RedisOptions {
-  int connect_timeout_ms = 2000;  // <= 0: no timeout
-  int command_timeout_ms = 5000;  // per blocking read/write on the socket; <= 0: no timeout
+  // <= 0: no timeout
+  int connect_timeout_ms = static_cast<int>(option_limits::redis_connect_timeout_ms.default_value);
+  // Per blocking read/write on the socket; <= 0: no timeout.
+  int command_timeout_ms = static_cast<int>(option_limits::redis_command_timeout_ms.default_value);
 };
 
 enum class ReplyKind { Status, Error, Integer, Bulk, Nil, Array };
