@@ -80,13 +80,6 @@ Status get_int(element value, const std::string& path, int64_t min, int64_t max,
   return Status::Ok();
 }
 
-Status get_int(element value, const std::string& path, int min, int max, int& out) {
-  int64_t wide = 0;
-  Status st = get_int(value, path, static_cast<int64_t>(min), static_cast<int64_t>(max), wide);
-  if (st.ok()) out = static_cast<int>(wide);
-  return st;
-}
-
 // An option from the option table: its path names it in errors, its limits bound it.
 template <typename Int>
 Status get_int(element value, const OptionLimit& limit, Int& out) {

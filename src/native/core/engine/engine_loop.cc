@@ -244,14 +244,14 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
   switch (event_.kind) {
-    case EventKind::tombstone: return skip(*partition, offset, counters_.skipped.tombstone);
-    case EventKind::heartbeat: return skip(*partition, offset, counters_.skipped.heartbeat);
-    case EventKind::transaction: return skip(*partition, offset, counters_.skipped.transaction);
-    case EventKind::schema_change: return skip(*partition, offset, counters_.skipped.schema_change);
+    case EventKind::tombstone: return finish_at_once(*partition, offset, counters_.skipped.tombstone);
+    case EventKind::heartbeat: return finish_at_once(*partition, offset, counters_.skipped.heartbeat);
+    case EventKind::transaction: return finish_at_once(*partition, offset, counters_.skipped.transaction);
+    case EventKind::schema_change: return finish_at_once(*partition, offset, counters_.skipped.schema_change);
     case EventKind::change: break;
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
-  if (event_.op == Op::message) return skip(*partition, offset, counters_.skipped.message);
+  if (event_.op == Op::message) return finish_at_once(*partition, offset, counters_.skipped.message);
   plan_effects(std::move(message), partition);
 }
 
@@ -268,9 +268,9 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   const size_t handler_matches = handlers_.matching(event_.source.name);
   const int64_t offset = message->offset();
   if (commands_.empty() && handler_matches == 0) {
-    if (!matched) return skip(*partition, offset, counters_.skipped.no_rule);
-    if (plan_counters.truncate_ignored > 0) return skip(*partition, offset, counters_.skipped.truncate);
-    return skip(*partition, offset, counters_.applied);  // matched, nothing to do (fields missing)
+    if (!matched) return finish_at_once(*partition, offset, counters_.skipped.no_rule);
+    if (plan_counters.truncate_ignored > 0) return finish_at_once(*partition, offset, counters_.skipped.truncate);
+    return finish_at_once(*partition, offset, counters_.applied);  // matched, nothing to do (fields missing)
   }
 
   PendingPtr pending = make_pending(std::move(message), partition);
@@ -290,7 +290,7 @@ PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, c
 }
 
 // A message with nothing to do is finished at once (counted under `counter`).
-void EngineLoop::skip(PartitionState& partition, int64_t offset, uint64_t& counter) {
+void EngineLoop::finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter) {
   ++counter;
   partition.offsets.complete(offset);
   lag_.record(message_ts_ms_, source_ts_ms_);

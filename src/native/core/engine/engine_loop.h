@@ -61,7 +61,7 @@ class EngineLoop {
   void update_pause();
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   PendingPtr make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
-  void skip(PartitionState& partition, int64_t offset, uint64_t& counter);
+  void finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter);
   void plan_effects(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
 
   // Redis effects
