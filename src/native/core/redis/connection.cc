@@ -144,46 +144,22 @@ bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
   return true;
 }
 
-}  // namespace
-
-Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
-  RedisEndpoint endpoint;
-  std::string_view rest;
-  if (starts_with_ignoring_case(url, "redis://")) {
-    rest = url.substr(8);
-  } else if (starts_with_ignoring_case(url, "rediss://")) {
-    rest = url.substr(9);
-    endpoint.tls = true;
-  } else {
-    return Status::Error("redis.url: must start with redis:// or rediss://");
+// user[:password] before the last '@', percent-decoded.
+Status parse_userinfo(std::string_view userinfo, RedisEndpoint& endpoint) {
+  size_t colon = userinfo.find(':');
+  std::string_view user = userinfo.substr(0, colon);
+  if (!percent_decode(user, endpoint.username)) {
+    return Status::Error("redis.url: invalid percent-encoding in the user name");
   }
-
-  // The LAST '@' ends the credentials, so a password may hold an unencoded '@', '/' or ':'.
-  // Nothing after it can be the password, so only that part ever appears in an error.
-  size_t at = rest.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    std::string_view user = userinfo.substr(0, colon);
-    if (!percent_decode(user, endpoint.username)) {
-      return Status::Error("redis.url: invalid percent-encoding in the user name");
-    }
-    if (colon != std::string_view::npos &&
-        !percent_decode(userinfo.substr(colon + 1), endpoint.password)) {
-      return Status::Error("redis.url: invalid percent-encoding in the password");
-    }
+  if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), endpoint.password)) {
+    return Status::Error("redis.url: invalid percent-encoding in the password");
   }
+  return Status::Ok();
+}
 
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return Status::Error("redis.url: query and fragment parameters are not supported");
-  }
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-
-  std::string_view host = authority;
-  std::string_view port;
+// host[:port] or [ipv6][:port]; the port as written (empty when absent).
+Status split_authority(std::string_view authority, std::string_view& host, std::string_view& port) {
+  host = authority;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
     if (close == std::string_view::npos) {
@@ -196,14 +172,27 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
       port = after.substr(1);
       if (port.empty()) return Status::Error("redis.url: empty port");
     }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
-      if (port.empty()) return Status::Error("redis.url: empty port");
-    }
+    return Status::Ok();
   }
+  size_t colon = authority.find(':');
+  if (colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return Status::Error("redis.url: empty port");
+  }
+  return Status::Ok();
+}
+
+// What follows the credentials: host, port and database.
+Status parse_location(std::string_view rest, RedisEndpoint& endpoint) {
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return Status::Error("redis.url: query and fragment parameters are not supported");
+  }
+  size_t slash = rest.find('/');
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view host, port;
+  Status st = split_authority(rest.substr(0, slash), host, port);
+  if (!st.ok()) return st;
   if (!host.empty()) endpoint.host = std::string(host);
   if (!port.empty()) {
     int64_t value = 0;
@@ -220,6 +209,32 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
     }
     endpoint.db = static_cast<int>(value);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
+  RedisEndpoint endpoint;
+  std::string_view rest;
+  if (starts_with_ignoring_case(url, "redis://")) {
+    rest = url.substr(8);
+  } else if (starts_with_ignoring_case(url, "rediss://")) {
+    rest = url.substr(9);
+    endpoint.tls = true;
+  } else {
+    return Status::Error("redis.url: must start with redis:// or rediss://");
+  }
+  // The LAST '@' ends the credentials, so a password may hold an unencoded '@', '/' or ':'.
+  // Nothing after it can be the password, so only that part ever appears in an error.
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    Status st = parse_userinfo(rest.substr(0, at), endpoint);
+    if (!st.ok()) return st;
+    rest = rest.substr(at + 1);
+  }
+  Status st = parse_location(rest, endpoint);
+  if (!st.ok()) return st;
   out = std::move(endpoint);
   return Status::Ok();
 }

@@ -428,6 +428,76 @@ Status parse_string_array(dom::element el, const std::string& at, std::vector<st
   return Status::Ok();
 }
 
+Status parse_ttl_seconds(dom::element value, const std::string& at, int64_t& out) {
+  int64_t ttl = 0;
+  uint64_t uttl = 0;
+  if (!value.get_int64().get(ttl)) {
+    if (ttl < 0) return Status::Error(at + ": expected a non-negative integer");
+  } else if (!value.get_uint64().get(uttl)) {
+    return Status::Error(at + ": too large");
+  } else {
+    return Status::Error(at + ": expected a non-negative integer");
+  }
+  out = ttl;
+  return Status::Ok();
+}
+
+Status parse_refresh(dom::element value, const std::string& at, RefreshSpec& out) {
+  dom::object refresh;
+  if (value.get_object().get(refresh)) return Status::Error(at + ": expected an object");
+  bool has_key = false;
+  for (dom::key_value_pair r : refresh) {
+    std::string_view rkey = r.key;
+    std::string r_at = at + "." + std::string(rkey);
+    Status st = Status::Ok();
+    if (rkey == "key") {
+      std::string_view s;
+      if (r.value.get_string().get(s) || s.empty()) return Status::Error(r_at + ": expected a non-empty string");
+      out.key = std::string(s);
+      has_key = true;
+    } else if (rkey == "fields") {
+      st = parse_string_array(r.value, r_at, out.fields);
+    } else if (rkey == "ttlSeconds") {
+      st = parse_ttl_seconds(r.value, r_at, out.ttl_seconds);
+    } else {
+      return Status::Error(r_at + ": unknown field (expected key, fields, ttlSeconds)");
+    }
+    if (!st.ok()) return st;
+  }
+  if (!has_key) return Status::Error(at + ".key: missing");
+  return Status::Ok();
+}
+
+Status parse_rule(dom::element rule_el, const std::string& at, RuleSpec& spec) {
+  dom::object rule;
+  if (rule_el.get_object().get(rule)) return Status::Error(at + ": expected an object");
+  bool has_source = false;
+  for (dom::key_value_pair member : rule) {
+    std::string_view key = member.key;
+    std::string field_at = at + "." + std::string(key);
+    Status st = Status::Ok();
+    if (key == "source") {
+      std::string_view s;
+      if (member.value.get_string().get(s) || s.empty()) return Status::Error(field_at + ": expected a non-empty string");
+      spec.source = std::string(s);
+      has_source = true;
+    } else if (key == "invalidate") {
+      st = parse_string_array(member.value, field_at, spec.invalidate);
+    } else if (key == "onTruncate") {
+      st = parse_string_array(member.value, field_at, spec.on_truncate);
+    } else if (key == "refresh") {
+      RefreshSpec refresh;
+      st = parse_refresh(member.value, field_at, refresh);
+      if (st.ok()) spec.refresh = std::move(refresh);
+    } else {
+      return Status::Error(field_at + ": unknown field (expected source, invalidate, refresh, onTruncate)");
+    }
+    if (!st.ok()) return st;
+  }
+  if (!has_source) return Status::Error(at + ".source: expected a non-empty string");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out, std::string_view path_prefix) {
@@ -442,65 +512,9 @@ Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out, std::
   if (root.get_array().get(rules)) return Status::Error(prefix + ": expected an array of rules");
   size_t i = 0;
   for (dom::element rule_el : rules) {
-    std::string at = prefix + "[" + std::to_string(i++) + "]";
-    dom::object rule;
-    if (rule_el.get_object().get(rule)) return Status::Error(at + ": expected an object");
     RuleSpec spec;
-    bool has_source = false;
-    for (dom::key_value_pair member : rule) {
-      std::string_view key = member.key;
-      std::string field_at = at + "." + std::string(key);
-      if (key == "source") {
-        std::string_view s;
-        if (member.value.get_string().get(s) || s.empty())
-          return Status::Error(field_at + ": expected a non-empty string");
-        spec.source = std::string(s);
-        has_source = true;
-      } else if (key == "invalidate") {
-        Status st = parse_string_array(member.value, field_at, spec.invalidate);
-        if (!st.ok()) return st;
-      } else if (key == "onTruncate") {
-        Status st = parse_string_array(member.value, field_at, spec.on_truncate);
-        if (!st.ok()) return st;
-      } else if (key == "refresh") {
-        dom::object refresh;
-        if (member.value.get_object().get(refresh)) return Status::Error(field_at + ": expected an object");
-        RefreshSpec rs;
-        bool has_key = false;
-        for (dom::key_value_pair r : refresh) {
-          std::string_view rkey = r.key;
-          std::string r_at = field_at + "." + std::string(rkey);
-          if (rkey == "key") {
-            std::string_view s;
-            if (r.value.get_string().get(s) || s.empty())
-              return Status::Error(r_at + ": expected a non-empty string");
-            rs.key = std::string(s);
-            has_key = true;
-          } else if (rkey == "fields") {
-            Status st = parse_string_array(r.value, r_at, rs.fields);
-            if (!st.ok()) return st;
-          } else if (rkey == "ttlSeconds") {
-            int64_t ttl = 0;
-            uint64_t uttl = 0;
-            if (!r.value.get_int64().get(ttl)) {
-              if (ttl < 0) return Status::Error(r_at + ": expected a non-negative integer");
-            } else if (!r.value.get_uint64().get(uttl)) {
-              return Status::Error(r_at + ": too large");
-            } else {
-              return Status::Error(r_at + ": expected a non-negative integer");
-            }
-            rs.ttl_seconds = ttl;
-          } else {
-            return Status::Error(r_at + ": unknown field (expected key, fields, ttlSeconds)");
-          }
-        }
-        if (!has_key) return Status::Error(field_at + ".key: missing");
-        spec.refresh = std::move(rs);
-      } else {
-        return Status::Error(field_at + ": unknown field (expected source, invalidate, refresh, onTruncate)");
-      }
-    }
-    if (!has_source) return Status::Error(at + ".source: expected a non-empty string");
+    Status st = parse_rule(rule_el, prefix + "[" + std::to_string(i++) + "]", spec);
+    if (!st.ok()) return st;
     out.push_back(std::move(spec));
   }
   return Status::Ok();
