@@ -180,6 +180,9 @@ struct RuleSet::Impl {
   RuleOptions options;
   std::string delete_command;
 
+  Status plan_refresh(const CompiledRule& rule, const ChangeEvent& event, std::vector<std::string>& del,
+                      std::vector<Command>& sets, PlanCounters& counters) const;
+
   Status type_error(const Template& tpl, const std::string& field, const std::string& why) const {
     return Status::Error(tpl.where + ": field " + quote_for_message(field) + " " + why);
   }
@@ -323,77 +326,43 @@ bool RuleSet::matches(std::string_view source_name) const {
   return false;
 }
 
-Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
-                     PlanCounters& counters) const {
-  matched = false;
-  if (event.kind != EventKind::change) return Status::Ok();
-  const Impl& impl = *impl_;
-
-  size_t first_command = out.size();
-  out.emplace_back();
-  std::vector<std::string>& del = out.back().argv;
-  del.push_back(impl.delete_command);
-  std::vector<Command> sets;  // refresh SETs go after the delete
-  std::string scratch;
-
-  for (const CompiledRule& rule : impl.rules) {
-    if (!rule.source.matches(event.source.name)) continue;
-    matched = true;
-    switch (event.op) {
-      case Op::truncate:
-        for (const std::string& key : rule.truncate_keys) add_unique(del, 1, std::string(key));
-        continue;
-      case Op::message:
-      case Op::none:
-        continue;
-      default:
-        break;
-    }
-    for (const Template& tpl : rule.invalidate) {
-      Status st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
-      if (!st.ok()) {
-        out.resize(first_command);
-        return st;
-      }
-    }
-    if (!rule.has_refresh) continue;
-    std::string key;
-    bool ok = false;
-    Status st = Status::Ok();
-    bool write = event.op != Op::remove && event.after.present;
-    if (write) {
-      st = impl.render_refresh_key(rule, &event.after, event, key, ok, counters);
-      std::string value;
-      if (st.ok() && ok) {
-        if (Impl::refresh_value(rule.refresh, event.after, value)) {
-          Command set;
-          set.argv.reserve(5);
-          set.argv.push_back("SET");
-          set.argv.push_back(key);
-          set.argv.push_back(std::move(value));
-          if (!rule.refresh.ttl.empty()) {
-            set.argv.push_back("EX");
-            set.argv.push_back(rule.refresh.ttl);
-          }
-          sets.push_back(std::move(set));
-        } else {
-          add_unique(out[first_command].argv, 1, std::move(key));  // TOAST placeholder: drop instead
-        }
-      }
-    } else {
-      // Delete (or an update without the new document): the cached copy must go.
-      st = impl.render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, key, ok, counters);
-      if (st.ok() && ok) add_unique(out[first_command].argv, 1, std::move(key));
-    }
-    if (!st.ok()) {
-      out.resize(first_command);
-      return st;
-    }
+// The refresh of one matched rule: a SET of the after image, or (a delete, or an update without
+// the new image) the key added to the deletes.
+Status RuleSet::Impl::plan_refresh(const CompiledRule& rule, const ChangeEvent& event, std::vector<std::string>& del,
+                                   std::vector<Command>& sets, PlanCounters& counters) const {
+  std::string key;
+  bool ok = false;
+  if (event.op == Op::remove || !event.after.present) {
+    Status st = render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, key, ok, counters);
+    if (st.ok() && ok) add_unique(del, 1, std::move(key));
+    return st;
   }
+  Status st = render_refresh_key(rule, &event.after, event, key, ok, counters);
+  if (!st.ok() || !ok) return st;
+  std::string value;
+  if (!refresh_value(rule.refresh, event.after, value)) {
+    add_unique(del, 1, std::move(key));  // TOAST placeholder: drop instead
+    return st;
+  }
+  Command set;
+  set.argv.reserve(5);
+  set.argv.push_back("SET");
+  set.argv.push_back(std::move(key));
+  set.argv.push_back(std::move(value));
+  if (!rule.refresh.ttl.empty()) {
+    set.argv.push_back("EX");
+    set.argv.push_back(rule.refresh.ttl);
+  }
+  sets.push_back(std::move(set));
+  return st;
+}
 
+namespace {
+
+// A key that is refreshed need not be deleted first: the SET replaces it. The delete goes first
+// (or not at all when it has no keys), then the SETs.
+void finish_plan(std::vector<Command>& out, size_t first_command, std::vector<Command>& sets) {
   std::vector<std::string>& argv = out[first_command].argv;
-  if (matched && event.op == Op::truncate && argv.size() == 1) ++counters.truncate_ignored;
-  // A key that is refreshed need not be deleted first: the SET replaces it.
   if (!sets.empty() && argv.size() > 1) {
     argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
                               [&](const std::string& k) {
@@ -405,6 +374,43 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
   }
   if (argv.size() == 1) out.erase(out.begin() + static_cast<std::ptrdiff_t>(first_command));
   for (Command& set : sets) out.push_back(std::move(set));
+}
+
+}  // namespace
+
+Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
+                     PlanCounters& counters) const {
+  matched = false;
+  if (event.kind != EventKind::change) return Status::Ok();
+  const Impl& impl = *impl_;
+
+  size_t first_command = out.size();
+  out.emplace_back();
+  out.back().argv.push_back(impl.delete_command);
+  std::vector<Command> sets;  // refresh SETs go after the delete
+  std::string scratch;
+
+  for (const CompiledRule& rule : impl.rules) {
+    if (!rule.source.matches(event.source.name)) continue;
+    matched = true;
+    if (event.op == Op::truncate) {
+      for (const std::string& key : rule.truncate_keys) add_unique(out[first_command].argv, 1, std::string(key));
+      continue;
+    }
+    if (event.op == Op::message || event.op == Op::none) continue;
+    Status st = Status::Ok();
+    for (const Template& tpl : rule.invalidate) {
+      st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
+      if (!st.ok()) break;
+    }
+    if (st.ok() && rule.has_refresh) st = impl.plan_refresh(rule, event, out[first_command].argv, sets, counters);
+    if (!st.ok()) {
+      out.resize(first_command);
+      return st;
+    }
+  }
+  if (matched && event.op == Op::truncate && out[first_command].argv.size() == 1) ++counters.truncate_ignored;
+  finish_plan(out, first_command, sets);
   return Status::Ok();
 }
 
