@@ -276,6 +276,62 @@ function checkBrokers(c: Checker, value: unknown): string | undefined {
   return ok ? (entries as string[]).map((e) => e.trim()).join(',') : undefined;
 }
 
+function checkTopics(c: Checker, value: unknown): string[] | undefined {
+  if (!c.array('kafka.topics', value, 1)) return undefined;
+  const seen = new Set<string>();
+  let ok = true;
+  value.forEach((t, i) => {
+    if (typeof t !== 'string' || !TOPIC_NAME_RE.test(t)) {
+      c.fail(`kafka.topics[${i}]`, `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(t)}`);
+      ok = false;
+    } else if (seen.has(t)) {
+      c.fail(`kafka.topics[${i}]`, `duplicate topic ${JSON.stringify(t)}`);
+      ok = false;
+    } else seen.add(t);
+  });
+  return ok ? [...(value as string[])] : undefined;
+}
+
+function checkTopicPattern(c: Checker, raw: unknown): string | undefined {
+  let source: string | undefined;
+  if (raw instanceof RegExp) {
+    if (raw.flags.replace(/[gsu]/g, '') !== '') {
+      c.fail('kafka.topicPattern', `regular expression flags are not supported (got /${raw.flags}/)`);
+    } else source = raw.source;
+  } else if (c.nonEmptyString('kafka.topicPattern', raw)) source = raw;
+  if (source === undefined) return undefined;
+  // librdkafka subscribes by regex only to patterns starting with "^"; the pattern is anchored.
+  const anchored = source.startsWith('^') ? source : `^${source}`;
+  try {
+    new RegExp(anchored);
+    return anchored;
+  } catch (e) {
+    c.fail('kafka.topicPattern', `invalid regular expression: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function checkKafkaConfig(c: Checker, raw: unknown): Record<string, KafkaConfigValue> {
+  const config: Record<string, KafkaConfigValue> = {};
+  if (raw === undefined) return config;
+  if (!isPlainObject(raw)) {
+    c.fail('kafka.config', `expected an object of librdkafka properties, got ${describe(raw)}`);
+    return config;
+  }
+  for (const [key, v] of Object.entries(raw)) {
+    const at = `kafka.config[${JSON.stringify(key)}]`;
+    if (RESERVED_KAFKA_CONFIG[key]) {
+      c.fail(at, `not allowed: ${RESERVED_KAFKA_CONFIG[key]}`);
+    } else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+      config[key] = v;
+    } else {
+      // Never echo the value: it may be a secret.
+      c.fail(at, `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+    }
+  }
+  return config;
+}
+
 function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'] | undefined {
   if (!c.object('kafka', value, ['brokers', 'groupId', 'topics', 'topicPattern', 'config', 'prefetchBytes'])) return undefined;
   const brokers = checkBrokers(c, value.brokers);
@@ -283,62 +339,12 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
 
   const hasTopics = value.topics !== undefined;
   const hasPattern = value.topicPattern !== undefined;
-  let topics: string[] | undefined;
-  let topicPattern: string | undefined;
   if (hasTopics === hasPattern) {
     c.fail('kafka', hasTopics ? 'expected exactly one of topics or topicPattern, got both' : 'expected exactly one of topics or topicPattern, got neither');
   }
-  if (hasTopics && c.array('kafka.topics', value.topics, 1)) {
-    const seen = new Set<string>();
-    let ok = true;
-    value.topics.forEach((t, i) => {
-      if (typeof t !== 'string' || !TOPIC_NAME_RE.test(t)) {
-        c.fail(`kafka.topics[${i}]`, `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(t)}`);
-        ok = false;
-      } else if (seen.has(t)) {
-        c.fail(`kafka.topics[${i}]`, `duplicate topic ${JSON.stringify(t)}`);
-        ok = false;
-      } else seen.add(t);
-    });
-    if (ok) topics = [...(value.topics as string[])];
-  }
-  if (hasPattern) {
-    const raw = value.topicPattern;
-    let source: string | undefined;
-    if (raw instanceof RegExp) {
-      if (raw.flags.replace(/[gsu]/g, '') !== '') {
-        c.fail('kafka.topicPattern', `regular expression flags are not supported (got /${raw.flags}/)`);
-      } else source = raw.source;
-    } else if (c.nonEmptyString('kafka.topicPattern', raw)) source = raw;
-    if (source !== undefined) {
-      // librdkafka subscribes by regex only to patterns starting with "^"; the pattern is anchored.
-      const anchored = source.startsWith('^') ? source : `^${source}`;
-      try {
-        new RegExp(anchored);
-        topicPattern = anchored;
-      } catch (e) {
-        c.fail('kafka.topicPattern', `invalid regular expression: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  const config: Record<string, KafkaConfigValue> = {};
-  if (value.config !== undefined) {
-    if (!isPlainObject(value.config)) c.fail('kafka.config', `expected an object of librdkafka properties, got ${describe(value.config)}`);
-    else {
-      for (const [key, v] of Object.entries(value.config)) {
-        const at = `kafka.config[${JSON.stringify(key)}]`;
-        if (RESERVED_KAFKA_CONFIG[key]) {
-          c.fail(at, `not allowed: ${RESERVED_KAFKA_CONFIG[key]}`);
-        } else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
-          config[key] = v;
-        } else {
-          // Never echo the value: it may be a secret.
-          c.fail(at, `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
-        }
-      }
-    }
-  }
+  const topics = hasTopics ? checkTopics(c, value.topics) : undefined;
+  const topicPattern = hasPattern ? checkTopicPattern(c, value.topicPattern) : undefined;
+  const config = checkKafkaConfig(c, value.config);
   const prefetchBytes = value.prefetchBytes ?? DEFAULTS.kafka.prefetchBytes;
   const prefetchOk = c.limited('kafka.prefetchBytes', prefetchBytes);
   if (brokers === undefined || !groupIdOk || !prefetchOk) return undefined;
