@@ -4,6 +4,7 @@
 
 import { CdcCacheConfigError, ConfigIssue } from './errors';
 import { createRedactor } from './redact';
+import { checkReadOptions, KEYV_KEY_PREFIX, type ReadOptions, type ResolvedReadOptions } from './read-options';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -101,6 +102,8 @@ export interface CdcCacheOptions {
   handlers?: HandlerOptions;
   /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
   logger?: CdcCacheLogger;
+  /** The read side, getOrLoad (leases, format, consistency probe). */
+  read?: ReadOptions;
 }
 
 /** Options after validation, with every default filled in. */
@@ -127,6 +130,7 @@ export interface ResolvedCdcCacheOptions {
   commitIntervalMs: number;
   handlers: Required<HandlerOptions>;
   logger?: CdcCacheLogger;
+  read: ResolvedReadOptions;
 }
 
 export interface JsHandlerRegistration {
@@ -369,6 +373,7 @@ const TOP_LEVEL_KEYS = [
   'commitIntervalMs',
   'handlers',
   'logger',
+  'read',
 ] as const;
 
 function checkBrokers(c: Checker, value: unknown): string | undefined {
@@ -609,7 +614,9 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   const redis = o.redis === undefined ? (c.fail('redis', 'required option is missing'), undefined) : checkRedis(c, o.redis);
   const rules = o.rules === undefined ? [] : checkRules(c, o.rules);
 
-  const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
+  const read = checkReadOptions(o.read, c.issues);
+  // Keyv's own prefix, so the engine deletes what cache-manager wrote (and getOrLoad reads it).
+  const keyPrefix = o.keyPrefix ?? (read.format === 'keyv' ? KEYV_KEY_PREFIX : DEFAULTS.keyPrefix);
   c.string('keyPrefix', keyPrefix);
   const deleteCommand = o.deleteCommand ?? DEFAULTS.deleteCommand;
   if (deleteCommand !== 'UNLINK' && deleteCommand !== 'DEL') {
@@ -653,6 +660,7 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     commitIntervalMs: commitIntervalMs as number,
     handlers,
     ...(logger ? { logger } : {}),
+    read,
   };
 }
 
