@@ -152,6 +152,18 @@ export function createPrometheusCollector(source: StatsSource, options: Promethe
   snapshotCounter('handler_batches_delivered_total', 'Batches delivered to onChange handlers.', (s) => s.handlers?.delivered ?? 0);
   snapshotCounter('handler_batches_failed_total', 'Handler batches that failed every attempt.', (s) => s.handlers?.failed ?? 0);
   snapshotGauge('handler_batches_in_flight', 'Handler batches not yet acknowledged.', (s) => s.handlers?.inFlight ?? 0);
+  // The read side (getOrLoad) and its consistency probe.
+  snapshotCounter('read_hits_total', 'getOrLoad calls answered from Redis.', (s) => s.read?.hits ?? 0);
+  snapshotCounter('read_misses_total', 'getOrLoad calls that found no value.', (s) => s.read?.misses ?? 0);
+  snapshotCounter('read_loads_total', 'Loader calls (the probe\'s included).', (s) => s.read?.loads ?? 0);
+  snapshotCounter('read_fills_total', 'Values written under a lease.', (s) => s.read?.fills ?? 0);
+  snapshotCounter('read_redis_errors_total', 'getOrLoad calls that met a Redis error.', (s) => s.read?.redisErrors ?? 0);
+  snapshotCounter('read_wait_timeouts_total', 'Lease waits that ran out (loaded without filling).', (s) => s.read?.waitTimeouts ?? 0);
+  snapshotCounter('lease_fills_refused_total', 'Fills refused: an invalidation or refresh removed the lease.', (s) => s.consistency?.fillsRefused ?? 0);
+  snapshotCounter('lease_waits_total', 'Misses that waited for another holder\'s fill.', (s) => s.consistency?.leaseWaits ?? 0);
+  snapshotCounter('read_coalesced_total', 'Callers that shared an in-process load of the same key.', (s) => s.consistency?.coalesced ?? 0);
+  snapshotCounter('consistency_checked_total', 'Hits re-loaded by the consistency probe.', (s) => s.consistency?.checked ?? 0);
+  snapshotCounter('consistency_stale_total', 'Probed hits still different from the loader after the pipeline lag.', (s) => s.consistency?.stale ?? 0);
   snapshotGauge('up', '1 when the engine is running.', (s) => (s.running ? 1 : 0));
   snapshotGauge('healthy', '1 when consuming and Redis is connected.', (s) => (s.healthy ? 1 : 0));
   snapshotGauge('redis_connected', '1 when the Redis connection is up.', (s) => (s.redisConnected ? 1 : 0));

@@ -48,6 +48,8 @@ export interface ReadStats {
   redisErrors: number;
   roundTrips: number;
   connected: boolean;
+  /** Consistency probes running now. */
+  probesInFlight: number;
 }
 
 export interface ConsistencyStats {
@@ -144,7 +146,7 @@ export class ReadPath {
     return {
       hits: c.hits, misses: c.misses, loads: c.loads, fills: c.fills, leaseWaits: c.leaseWaits,
       waitTimeouts: c.waitTimeouts, coalesced: c.coalesced, redisErrors: c.redisErrors,
-      roundTrips: native?.roundTrips ?? 0, connected: native?.connected ?? false,
+      roundTrips: native?.roundTrips ?? 0, connected: native?.connected ?? false, probesInFlight: this.probesInFlight,
     };
   }
 

@@ -121,7 +121,7 @@ export function emptyStats(): CdcCacheStats {
     lagMs: { source: lag(), kafka: lag() },
     read: {
       hits: 0, misses: 0, loads: 0, fills: 0, leaseWaits: 0, waitTimeouts: 0, coalesced: 0, redisErrors: 0,
-      roundTrips: 0, connected: false,
+      roundTrips: 0, connected: false, probesInFlight: 0,
     },
     consistency: { checked: 0, stale: 0, fillsRefused: 0, leaseWaits: 0, coalesced: 0 },
   };

@@ -113,7 +113,7 @@ describe('getOrLoad on the real Redis', () => {
     const a = reader();
     const b = reader();
     const gate = deferred<void>();
-    let started = deferred<void>();
+    const started = deferred<void>();
     const first = a.getOrLoad('k', async () => {
       started.resolve();
       await gate.promise;
@@ -121,12 +121,11 @@ describe('getOrLoad on the real Redis', () => {
     });
     await started.promise;
     const second = b.getOrLoad('k', async () => 'from-b');
-    await new Promise((r) => setTimeout(r, 30));
+    while (b.stats().read.leaseWaits === 0) await new Promise((r) => setTimeout(r, 5)); // b met a's lease
     gate.resolve();
     expect(await first).toBe('from-a');
     expect(await second).toBe('from-a');
     expect(b.stats().read).toMatchObject({ loads: 0, leaseWaits: 1, waitTimeouts: 0 });
-    started = deferred<void>();
   });
 
   test('a wait that runs out loads without filling', async () => {
@@ -197,6 +196,29 @@ describe('getOrLoad on the real Redis', () => {
     expect(error).toBeInstanceOf(CdcCacheReadError);
     expect((error as Error).message).toMatch(/127\.0\.0\.1:1/);
     expect(loaded).toBe(false);
+  });
+
+  test('the consistency probe counts a hit that still differs after the lag as stale, not one invalidated meanwhile', async () => {
+    const cache = reader({ read: { consistency: { sampleRate: 1, lagMs: 300 } } });
+    const settled = async (checked: number) => {
+      const deadline = Date.now() + 20_000;
+      while (cache.stats().consistency.checked < checked || cache.stats().read.probesInFlight > 0) {
+        if (Date.now() > deadline) throw new Error('probes did not settle');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await redis.set(`${prefix}stale`, '"old"'); // as a stale fill would have left it
+    await redis.set(`${prefix}moving`, '"old"');
+    let row = 'new';
+    expect(await cache.getOrLoad('stale', async () => row)).toBe('old');
+    expect(await cache.getOrLoad('moving', async () => row)).toBe('old');
+    await redis.unlink(`${prefix}moving`); // its invalidation arrives within the lag
+    await settled(2);
+    expect(cache.stats().consistency).toMatchObject({ checked: 2, stale: 1 });
+    row = 'old';
+    expect(await cache.getOrLoad('stale', async () => row)).toBe('old'); // equal: not stale
+    await settled(3);
+    expect(cache.stats().consistency).toMatchObject({ checked: 3, stale: 1 });
   });
 
   test('getOrLoad after stop() rejects', async () => {
