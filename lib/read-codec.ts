@@ -114,19 +114,48 @@ export function jsonFormat(codec: Codec<unknown> = jsonCodec): StoredFormat {
   };
 }
 
+// Keyv's serializer (@keyv/serialize) prefixes strings that start with ":" with another ":" and
+// writes a Buffer as ":base64:<data>"; its reader undoes both.
+function toKeyv(value: unknown): unknown {
+  if (typeof value === 'string') return value.startsWith(':') ? `:${value}` : value;
+  if (Buffer.isBuffer(value)) return `:base64:${value.toString('base64')}`;
+  if (Array.isArray(value)) return value.map(toKeyv);
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toKeyv(v);
+    return out;
+  }
+  return value;
+}
+
+function fromKeyv(value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (value.startsWith(':base64:')) return Buffer.from(value.slice(8), 'base64');
+    return value.startsWith(':') ? value.slice(1) : value;
+  }
+  if (Array.isArray(value)) return value.map(fromKeyv);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = fromKeyv(v);
+    return out;
+  }
+  return value;
+}
+
 /**
- * Keyv's layout ({"value":...,"expires":<ms since epoch>|null}, JSON). The lease marker is a Keyv
- * entry that expired in 1970: a Keyv reader that meets it sees a miss (and deletes it, which only
- * refuses our fill).
+ * Keyv's layout ({"value":...,"expires":<ms since epoch>}, "expires" absent without a TTL). The
+ * lease marker is a Keyv entry that expired in 1970: a Keyv reader that meets it sees a miss (and
+ * deletes it, which only refuses our fill).
  */
 export function keyvFormat(): StoredFormat {
   return {
-    encode: (value, ttlMs) => `{"value":${encodeJson(value)},"expires":${ttlMs > 0 ? Date.now() + ttlMs : 'null'}}`,
+    encode: (value, ttlMs) =>
+      `{"value":${encodeJson(toKeyv(value))}${ttlMs > 0 ? `,"expires":${Date.now() + ttlMs}` : ''}}`,
     decode: (text) => {
       const entry = decodeJson(text) as { value?: unknown; expires?: unknown } | null;
       if (entry === null || typeof entry !== 'object') return { value: entry, expired: false };
       const expires = typeof entry.expires === 'number' ? entry.expires : undefined;
-      return { value: entry.value, expired: expires !== undefined && Date.now() > expires };
+      return { value: fromKeyv(entry.value), expired: expires !== undefined && Date.now() > expires };
     },
     canonical: (value) => encodeJson(value),
     markerPrefix: '{"cdcCacheLease":"',
