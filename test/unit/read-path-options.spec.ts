@@ -68,3 +68,22 @@ describe('JSON with exact 64-bit integers', () => {
     expect(() => encodeJson(undefined)).toThrow(/not representable/);
   });
 });
+
+describe('format "keyv" against Keyv\'s own serializer', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const keyv = require('@keyv/serialize') as { defaultSerialize(v: unknown): string; defaultDeserialize(t: string): unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { keyvFormat } = require('../../lib/read-codec') as typeof import('../../lib/read-codec');
+  const value = { name: ':colon', plain: 'text', list: [':a', 'b', 1, null], nested: { bytes: Buffer.from('héllo') }, n: 1.5 };
+
+  test('what we write is what Keyv writes, and each reads the other', () => {
+    const format = keyvFormat();
+    const ours = format.encode(value, 60_000);
+    const expires = (JSON.parse(ours) as { expires: number }).expires;
+    expect(ours).toBe(keyv.defaultSerialize({ value, expires }));
+    expect(format.decode(keyv.defaultSerialize({ value, expires }))).toEqual({ value, expired: false });
+    expect(keyv.defaultDeserialize(ours)).toEqual({ value, expires });
+    expect(format.encode(value, 0)).toBe(keyv.defaultSerialize({ value }));
+    expect(format.decode(keyv.defaultSerialize({ value: 1, expires: Date.now() - 1 })).expired).toBe(true);
+  });
+});
