@@ -2,13 +2,13 @@
 // The read side, side by side in one run, on a private redis-server (port 16411, no persistence):
 //  1. hit path: getOrLoad hits against ioredis GET with enableAutoPipelining (+ JSON.parse), at 1,
 //     16 and 256 concurrent callers: throughput, p99 latency, event-loop delay p99;
-//  2. miss storm: bursts of concurrent reads of cold keys with a 50 ms loader: loader calls (the
-//     database's load) with leases (getOrLoad), plain cache-aside (ioredis GET/SET) and
-//     cache-manager's wrap (cache-manager + Keyv + @keyv/redis).
+//  2. miss storm: bursts of concurrent reads of cold keys from 4 processes (4 app instances) with
+//     a 50 ms loader: loader calls (the database's load) with leases (getOrLoad), plain cache-aside
+//     (ioredis GET/SET) and cache-manager's wrap (cache-manager + Keyv + @keyv/redis).
 // Usage: node bench/read-path.js [--seconds 3] [--out bench/results/read-path.md]
 'use strict';
 
-const { spawn } = require('child_process');
+const { fork, spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -82,23 +82,74 @@ async function hitRun(read, callers, keys) {
   };
 }
 
-// Bursts of `burst` concurrent reads over `keysPerBurst` cold keys; the loader takes 50 ms.
-async function missStorm(name, makeRead, bursts, burst, keysPerBurst) {
+const STORM_PROCESSES = 4;
+const STORM_BURSTS = 5;
+const STORM_READS = 1000; // per burst, over all processes
+const STORM_KEYS = 50;
+
+// In a child: one contender's reads of one burst's keys (STORM_READS / STORM_PROCESSES at once).
+async function stormChild(name, burst) {
+  const { createInvalidator } = require(path.join(REPO_ROOT, 'dist', 'lib'));
   let loads = 0;
-  let elapsed = 0;
   const loader = (key) => async () => {
     loads++;
     await sleep(50);
     return { key, name: 'Anne', balance: 1234 };
   };
-  for (let b = 0; b < bursts; b++) {
-    const keys = Array.from({ length: keysPerBurst }, (_, i) => `storm:${name}:${b}:${i}`);
-    const read = makeRead(loader);
-    const t0 = Date.now();
-    await Promise.all(Array.from({ length: burst }, (_, i) => read(keys[i % keys.length])));
-    elapsed += Date.now() - t0;
+  const keys = Array.from({ length: STORM_KEYS }, (_, i) => `storm:${name}:${burst}:${i}`);
+  let read;
+  let close;
+  if (name === 'leases') {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const cdc = createInvalidator({ kafka: { brokers: '127.0.0.1:1', groupId: 'bench', topics: ['unused'] }, redis: { url: URL }, logger: quiet });
+    await cdc.getOrLoad('storm:warm', async () => 1);
+    read = (key) => cdc.getOrLoad(key, loader(key), { ttlSeconds: 60 });
+    close = () => cdc.stop();
+  } else if (name === 'plain') {
+    const ioredis = new Redis(URL, { enableAutoPipelining: true });
+    await ioredis.ping();
+    read = async (key) => {
+      const hit = await ioredis.get(key);
+      if (hit !== null) return JSON.parse(hit);
+      const row = await loader(key)();
+      await ioredis.set(key, JSON.stringify(row), 'EX', 60);
+      return row;
+    };
+    close = async () => ioredis.disconnect();
+  } else {
+    const { createCache } = require('cache-manager');
+    const { Keyv } = require('keyv');
+    const KeyvRedis = require('@keyv/redis').default;
+    const manager = createCache({ stores: [new Keyv({ store: new KeyvRedis(URL) })] });
+    await manager.get('storm:warm');
+    read = (key) => manager.wrap(key, loader(key), 60_000);
+    close = () => manager.disconnect();
   }
-  return { loads, perBurst: loads / bursts, loadsPerSecond: Math.round(loads / (elapsed / 1000)), msPerBurst: Math.round(elapsed / bursts) };
+  process.send({ ready: true });
+  await new Promise((resolve) => process.once('message', resolve)); // go
+  const perProcess = STORM_READS / STORM_PROCESSES;
+  await Promise.all(Array.from({ length: perProcess }, (_, i) => read(keys[i % keys.length])));
+  process.send({ loads });
+  await close();
+  process.exit(0);
+}
+
+// One contender: STORM_BURSTS bursts, each from STORM_PROCESSES fresh processes started together.
+async function missStorm(name) {
+  let loads = 0;
+  let elapsed = 0;
+  for (let burst = 0; burst < STORM_BURSTS; burst++) {
+    const children = Array.from({ length: STORM_PROCESSES }, () => fork(__filename, ['--storm-child', name, String(burst)]));
+    await Promise.all(children.map((c) => new Promise((resolve) => c.once('message', resolve))));
+    const done = children.map((c) => new Promise((resolve) => c.once('message', resolve)));
+    const exited = children.map((c) => new Promise((resolve) => c.once('exit', resolve)));
+    const t0 = Date.now();
+    for (const c of children) c.send({ go: true });
+    for (const answer of await Promise.all(done)) loads += answer.loads;
+    elapsed += Date.now() - t0;
+    await Promise.all(exited);
+  }
+  return { loads, perBurst: loads / STORM_BURSTS, loadsPerSecond: Math.round(loads / (elapsed / 1000)), msPerBurst: Math.round(elapsed / STORM_BURSTS) };
 }
 
 async function main() {
@@ -106,7 +157,7 @@ async function main() {
   const { createInvalidator } = require(path.join(REPO_ROOT, 'dist', 'lib'));
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const cacheOptions = { kafka: { brokers: '127.0.0.1:1', groupId: 'bench', topics: ['unused'] }, redis: { url: URL }, logger: quiet };
-  const results = { hits: [], storm: [] };
+  const results = { hits: [], storm: [], loadAtStart: os.loadavg()[0] };
   try {
     const admin = new Redis(URL);
     const value = JSON.stringify({ id: 1004, first_name: 'Anne', last_name: 'Kretchmar', email: 'annek@noanswer.org', tags: ['a', 'b'], balance: 1234.5 });
@@ -122,7 +173,7 @@ async function main() {
       'cdc-cache getOrLoad': (key) => cdc.getOrLoad(key, never),
       'ioredis GET (auto-pipelining) + JSON.parse': async (key) => JSON.parse(await ioredis.get(key)),
     };
-    for (const [name, read] of Object.entries(contenders)) await hitRun(read, 16, keys); // warm-up
+    for (const read of Object.values(contenders)) await hitRun(read, 16, keys); // warm-up
     for (const callers of [1, 16, 256]) {
       for (const [name, read] of Object.entries(contenders)) {
         const r = await hitRun(read, callers, keys);
@@ -130,31 +181,20 @@ async function main() {
         console.log(`hit  ${String(callers).padStart(3)} callers  ${name.padEnd(44)} ${String(r.perSecond).padStart(8)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  loop p99 ${r.loopP99.toFixed(2)} ms`);
       }
     }
-
-    const { createCache } = require('cache-manager');
-    const { Keyv } = require('keyv');
-    const KeyvRedis = require('@keyv/redis').default;
-    const manager = createCache({ stores: [new Keyv({ store: new KeyvRedis(URL) })] });
-    const storm = {
-      'cdc-cache getOrLoad (leases)': (loader) => (key) => cdc.getOrLoad(key, loader(key), { ttlSeconds: 60 }),
-      'plain cache-aside (ioredis GET/SET)': (loader) => async (key) => {
-        const hit = await ioredis.get(key);
-        if (hit !== null) return JSON.parse(hit);
-        const row = await loader(key)();
-        await ioredis.set(key, JSON.stringify(row), 'EX', 60);
-        return row;
-      },
-      "cache-manager wrap (Keyv + @keyv/redis)": (loader) => (key) => manager.wrap(key, loader(key), 60_000),
-    };
-    for (const [name, makeRead] of Object.entries(storm)) {
-      const r = await missStorm(name.split(' ')[0], makeRead, 5, 1000, 50);
-      results.storm.push({ name, ...r });
-      console.log(`storm ${name.padEnd(44)} ${String(r.perBurst).padStart(6)} loader calls per burst of 1000 reads of 50 cold keys  (${r.loadsPerSecond}/s, ${r.msPerBurst} ms per burst)`);
-    }
-    await manager.disconnect();
     await cdc.stop();
     ioredis.disconnect();
     admin.disconnect();
+
+    const storm = {
+      leases: 'cdc-cache getOrLoad (leases)',
+      plain: 'plain cache-aside (ioredis GET/SET)',
+      wrap: 'cache-manager wrap (Keyv + @keyv/redis)',
+    };
+    for (const [name, label] of Object.entries(storm)) {
+      const r = await missStorm(name);
+      results.storm.push({ name: label, ...r });
+      console.log(`storm ${label.padEnd(44)} ${String(r.perBurst).padStart(6)} loader calls per burst  (${r.loadsPerSecond}/s, ${r.msPerBurst} ms per burst)`);
+    }
   } finally {
     child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -163,12 +203,12 @@ async function main() {
   console.log(`written ${path.relative(process.cwd(), OUT)}`);
 }
 
-function render({ hits, storm }) {
+function render({ hits, storm, loadAtStart }) {
   const lines = [
     '# Read side: getOrLoad against ioredis and cache-manager',
     '',
     `Run ${new Date().toISOString()} by \`node bench/read-path.js --seconds ${SECONDS}\`, one process, Node ${process.version},`,
-    `${os.cpus().length} cores (load average at start ${os.loadavg()[0].toFixed(2)}), private redis-server on ${PORT}.`,
+    `${os.cpus().length} cores (load average at start ${loadAtStart.toFixed(2)}, at the end ${os.loadavg()[0].toFixed(2)}), private redis-server on ${PORT}.`,
     '',
     '## Hit path (1,000 keys of ~130 bytes of JSON, decoded)',
     '',
@@ -176,7 +216,7 @@ function render({ hits, storm }) {
     '|---:|---|---:|---:|---:|---:|',
     ...hits.map((h) => `| ${h.callers} | ${h.name} | ${h.perSecond.toLocaleString('en-US')} | ${h.p50.toFixed(3)} | ${h.p99.toFixed(3)} | ${h.loopP99.toFixed(2)} |`),
     '',
-    '## Miss storm (5 bursts of 1,000 concurrent reads of 50 cold keys; loader 50 ms)',
+    `## Miss storm (${STORM_BURSTS} bursts of ${STORM_READS} concurrent reads of ${STORM_KEYS} cold keys from ${STORM_PROCESSES} processes; loader 50 ms)`,
     '',
     '| contender | loader calls per burst | loader calls/s | ms per burst |',
     '|---|---:|---:|---:|',
@@ -186,7 +226,14 @@ function render({ hits, storm }) {
   return lines.join('\n');
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[2] === '--storm-child') {
+  stormChild(process.argv[3], Number(process.argv[4])).catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
