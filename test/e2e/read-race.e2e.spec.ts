@@ -3,8 +3,8 @@
 //  - race: a writer updates hot rows while reader processes fill through getOrLoad (leases) and,
 //    as the control, through plain GET/SET cache-aside. After the writer stops and the lag drains,
 //    no lease-filled key may differ from its row; the control must show stale keys (so the test can
-//    fail). CDC_READ_RACE_LOADS=100000 runs the long version: one round until each mode made that
-//    many loads (split over its two reader processes).
+//    fail). CDC_READ_RACE_LOADS=100000 runs the long version: one round whose writer goes on until
+//    each mode's readers have made that many loads.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -24,9 +24,11 @@ interface Worker {
   ready: Promise<void>;
   /** Resolves with the summary of the next { done }. */
   next(): Promise<Record<string, unknown>>;
+  /** Loads of the current round so far (reported every 500 ms). */
+  loads(): number;
 }
 
-type WorkerMessage = { ready?: boolean; done?: boolean; summary?: Record<string, unknown>; error?: string };
+type WorkerMessage = { ready?: boolean; done?: boolean; progress?: number; summary?: Record<string, unknown>; error?: string };
 
 function startWorker(config: Record<string, unknown>): Worker {
   const child = fork(join(__dirname, 'read-worker.js'), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -42,8 +44,10 @@ function startWorker(config: Record<string, unknown>): Worker {
       else waiter.resolve(answer.summary ?? {});
     }
   };
+  let loads = 0;
   child.on('message', (message: WorkerMessage) => {
     if (message.ready) ready();
+    if (message.progress !== undefined) loads = message.progress;
     if (message.done) {
       answers.push(message);
       settle();
@@ -55,6 +59,7 @@ function startWorker(config: Record<string, unknown>): Worker {
   return {
     child,
     ready: readyPromise,
+    loads: () => loads,
     next: () =>
       new Promise((resolve, reject) => {
         waiting.push({ resolve, reject });
@@ -154,8 +159,9 @@ describe('the read side on the real pipe', () => {
 
     test('no lease-filled key is stale after the lag drains; plain cache-aside is', async () => {
       const base = { redisUrl: infra.REDIS_URL, pgUrl: infra.PG_URL, prefix, ids, maxDelayMs: 400, concurrency: 64, pauseMs: 20 };
-      const lease = [0, 1].map(() => startWorker({ ...base, mode: 'race-lease', keyName: 'lease', maxLoads: Math.ceil(LONG_LOADS / 2) }));
-      const plain = [0, 1].map(() => startWorker({ ...base, mode: 'race-plain', keyName: 'plain', maxLoads: Math.ceil(LONG_LOADS / 2) }));
+      const lease = [0, 1].map(() => startWorker({ ...base, mode: 'race-lease', keyName: 'lease' }));
+      const plain = [0, 1].map(() => startWorker({ ...base, mode: 'race-plain', keyName: 'plain' }));
+      const loads = (group: Worker[]) => group.reduce((n, w) => n + w.loads(), 0);
       const readers = [...lease, ...plain];
       workers.push(...readers);
       await Promise.all(readers.map((w) => w.ready));
@@ -176,16 +182,13 @@ describe('the read side on the real pipe', () => {
       const round = async () => {
         const appliedBefore = invalidator.stats().applied;
         for (const w of readers) w.child.send({ go: true });
-        const finished = readers.map((w) => w.next());
-        const done = Promise.all(finished);
-        // The long run's writer stops when the first reader has made its loads.
-        let readersDone = false;
-        void Promise.race(finished).then(() => (readersDone = true), () => (readersDone = true));
+        const done = Promise.all(readers.map((w) => w.next()));
         let updates = 0;
-        const pairs = LONG_LOADS > 0 ? Number.POSITIVE_INFINITY : 300;
         let pairsStarted = 0;
+        const writing = () =>
+          LONG_LOADS > 0 ? loads(lease) < LONG_LOADS || loads(plain) < LONG_LOADS : pairsStarted < 300;
         await Promise.all(writers.map(async (client) => {
-          while (pairsStarted < pairs && !readersDone) {
+          while (writing()) {
             pairsStarted++;
             const id = ids[randomInt(rows)];
             await update(client, id, ++version);

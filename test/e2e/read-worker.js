@@ -56,14 +56,16 @@ async function race(redis, pg, stopped) {
     if (row) await redis.set(config.prefix + key, JSON.stringify(row));
     return row;
   };
+  const progress = setInterval(() => process.send({ progress: loads }), 500);
   const loop = async () => {
-    while (!stopped.value && (config.maxLoads === 0 || loads < config.maxLoads)) {
+    while (!stopped.value) {
       calls++;
       await one(config.ids[Math.floor(Math.random() * config.ids.length)]);
       await sleep(config.pauseMs);
     }
   };
   await Promise.all(Array.from({ length: config.concurrency }, loop));
+  clearInterval(progress);
   const stats = cache ? cache.stats() : undefined;
   if (cache) await cache.stop();
   return { loads, calls, read: stats && stats.read, consistency: stats && stats.consistency };
