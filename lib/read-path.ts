@@ -98,6 +98,21 @@ type Loader<T> = () => T | Promise<T>;
 const MAX_PROBES_IN_FLIGHT = 16;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+function checkCallOptions(options: GetOrLoadOptions<unknown>): string | undefined {
+  if (typeof options !== 'object' || options === null) return 'options must be an object';
+  for (const name of ['ttlSeconds', 'nullTtlSeconds'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      return `options.${name} must be a number of seconds >= 0`;
+    }
+  }
+  const codec = options.codec;
+  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
+    return 'options.codec must have encode and decode functions';
+  }
+  return undefined;
+}
+
 export class ReadPath {
   private reader: NativeReader | undefined;
   private closed = false;
@@ -124,6 +139,8 @@ export class ReadPath {
     if (typeof loader !== 'function') {
       return Promise.reject(new TypeError('cdc-cache: getOrLoad(key, loader): loader must be a function'));
     }
+    const invalid = checkCallOptions(options as GetOrLoadOptions<unknown>);
+    if (invalid) return Promise.reject(new TypeError(`cdc-cache: getOrLoad(key, loader, options): ${invalid}`));
     if (this.closed) return Promise.reject(new CdcCacheReadError('cdc-cache: getOrLoad() after stop()'));
     const fullKey = this.config.keyPrefix + key;
     const shared = this.inflight.get(fullKey);

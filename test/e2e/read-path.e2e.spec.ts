@@ -221,6 +221,15 @@ describe('getOrLoad on the real Redis', () => {
     expect(cache.stats().consistency).toMatchObject({ checked: 3, stale: 1 });
   });
 
+  test('bad call options are rejected before any Redis work', async () => {
+    const cache = reader();
+    await expect(cache.getOrLoad('', async () => 1)).rejects.toThrow(/key must be a non-empty string/);
+    await expect(cache.getOrLoad('k', 'x' as never)).rejects.toThrow(/loader must be a function/);
+    await expect(cache.getOrLoad('k', async () => 1, { ttlSeconds: -1 })).rejects.toThrow(/options\.ttlSeconds/);
+    await expect(cache.getOrLoad('k', async () => 1, { codec: {} as never })).rejects.toThrow(/options\.codec/);
+    expect(cache.stats().read.roundTrips).toBe(0);
+  });
+
   test('getOrLoad after stop() rejects', async () => {
     const cache = reader();
     await cache.getOrLoad('k', async () => 1);
