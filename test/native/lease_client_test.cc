@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <thread>
 #include <mutex>
 
 #include "redis_server.h"
@@ -179,6 +180,36 @@ TEST_F(LeaseClientTest, RedisDownIsAnErrorThenRecovers) {
   if (back.outcome == ReadOutcome::error) back = reader.call(ReadOp::get, "k");  // first may meet the dead socket
   EXPECT_EQ(back.outcome, ReadOutcome::miss) << back.value;
   EXPECT_GE(reader.client().stats().reconnects, 1u);
+}
+
+TEST_F(LeaseClientTest, ConcurrentSubmittersAreAllAnsweredInBatches) {
+  cdc::LeaseClientOptions options;
+  ASSERT_TRUE(cdc::parse_redis_url(redis_.url(), options.endpoint).ok());
+  std::mutex mutex;
+  std::condition_variable cv;
+  size_t answered = 0, misses = 0;
+  cdc::LeaseClient client(options, [&](std::vector<ReadResult>&& results) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const ReadResult& result : results) misses += result.outcome == ReadOutcome::miss;
+    answered += results.size();
+    cv.notify_all();
+  }, nullptr);
+  client.start();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&client, t] {
+      for (int i = 0; i < 250; ++i) {
+        std::vector<ReadRequest> requests(4);
+        for (int j = 0; j < 4; ++j) requests[j] = ReadRequest{uint64_t(t * 1000 + i * 4 + j + 1), ReadOp::get, "k"};
+        while (!client.submit(std::move(requests))) std::this_thread::yield();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == 4000; }));
+  EXPECT_EQ(misses, 4000u);
+  EXPECT_LT(client.stats().round_trips, 4000u);  // pipelined: fewer round trips than requests
 }
 
 TEST_F(LeaseClientTest, CloseAnswersQueuedRequestsAndEnds) {
