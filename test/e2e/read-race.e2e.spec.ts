@@ -154,6 +154,9 @@ describe('the read side on the real pipe', () => {
       await pg?.end();
     });
 
+    let closeWriters: () => Promise<unknown> = async () => undefined;
+    afterEach(() => closeWriters()); // also when the test failed: no open handle keeps Jest alive
+
     const update = (client: Client, id: number, version: number) =>
       client.query('UPDATE customers SET first_name = $1 WHERE id = $2', [`v${version}`, id]);
 
@@ -166,6 +169,7 @@ describe('the read side on the real pipe', () => {
       workers.push(...readers);
       await Promise.all(readers.map((w) => w.ready));
       const writers = Array.from({ length: 16 }, () => new Client({ connectionString: infra.PG_URL }));
+      closeWriters = () => Promise.all(writers.map((c) => c.end().catch(() => undefined)));
       await Promise.all(writers.map((c) => c.connect()));
       let version = 0;
       // The two updates of a pair are the pipeline's lag plus a little apart: readers reload the first
@@ -259,7 +263,6 @@ describe('the read side on the real pipe', () => {
       console.log(`race total: ${JSON.stringify(total)}`);
       expect(total.plainStale).toBeGreaterThan(0);
       expect(total.refused).toBeGreaterThan(0);
-      await Promise.all(writers.map((c) => c.end()));
       for (const w of readers) w.child.send({ exit: true });
     }, LONG_LOADS > 0 ? 3_600_000 : 300_000);
   });
