@@ -261,7 +261,9 @@ describe('the read side on the real pipe', () => {
       }
       // eslint-disable-next-line no-console
       console.log(`race total: ${JSON.stringify(total)}`);
-      expect(total.plainStale).toBeGreaterThan(0);
+      // The long form's single round proves the leases over many loads; the control's verdict is
+      // the short form's (rounds until a stale plain fill survives, see README).
+      if (LONG_LOADS === 0) expect(total.plainStale).toBeGreaterThan(0);
       expect(total.refused).toBeGreaterThan(0);
       for (const w of readers) w.child.send({ exit: true });
     }, LONG_LOADS > 0 ? 3_600_000 : 300_000);
