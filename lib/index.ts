@@ -40,3 +40,14 @@ export type { NativeBinding, NativeEngine, NativeEngineCallbacks } from './nativ
 export { createPrometheusCollector } from './metrics';
 export type { PrometheusCollector, PrometheusCollectorOptions, PromRegistryLike, StatsSource } from './metrics';
 export { runCli } from './cli';
+export { createTable, Table, TableNotReadyError, resolveTableOptions, TABLE_DEFAULTS } from './table';
+export type {
+  TableOptions,
+  TableKafkaOptions,
+  TableKeyEncoding,
+  TableValueEncoding,
+  TablePosition,
+  TableStats,
+  TablePartitionStats,
+  TableChangeListener,
+} from './table';

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "table.h"
 #if __has_include("explain/explain.h")
 #include "explain/explain.h"
 #define CDC_HAVE_EXPLAIN 1
@@ -527,6 +528,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api when the environment goes
   exports.Set("Engine", engine);
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
+  cdc_addon::register_table(env, exports);
   return exports;
 }
 
