@@ -327,6 +327,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.opened = true;
     for (const e of ends) this.partitions.set(e.partition, { position: e.start, end: e.end, highWatermark: e.end });
     this.checkReady();
+    this.settleWaiters(); // empty partitions: ready at once, no batch will come
   }
 
   private onPartitionsAdded(ends: NativeEnd[]): void {
@@ -372,10 +373,12 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     while (budget > 0 && this.queue.length > 0 && !this.failure) {
       const item = this.queue[0];
       const end = Math.min(item.batch.kinds.length, item.next + budget);
-      for (let i = item.next; i < end; i++) this.applyRecord(item.batch, i);
+      for (let i = item.next; i < end; i++) {
+        this.applyRecord(item.batch, i);
+        if (this.bytes > this.options.maxBytes) return this.fail(this.maxBytesError(item.batch, i));
+      }
       budget -= end - item.next;
       item.next = end;
-      if (this.bytes > this.options.maxBytes) return this.fail(this.maxBytesError(item.batch, end - 1));
       if (item.next === item.batch.kinds.length) this.finishBatch(item.batch);
     }
     if (this.queue.length > 0 && !this.failure) this.scheduleApply();

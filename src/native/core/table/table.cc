@@ -240,7 +240,8 @@ bool Table::Impl::open(std::vector<PartitionEnd>& ends) {
       for (const PartitionEnd& end : ends) positions[end.partition] = PartitionPosition{end.partition, end.start, end.end};
       return true;
     }
-    log(LogLevel::warn, "table " + settings.topic + ": cannot open yet (attempt " + std::to_string(attempt) + "): " + st.message());
+    if (attempt == 1 || attempt % 10 == 0)
+      log(LogLevel::warn, "table " + settings.topic + ": cannot open yet (attempt " + std::to_string(attempt) + "): " + st.message());
     std::unique_lock<std::mutex> lock(mutex);
     wake.wait_for(lock, std::chrono::milliseconds(kRetryMs), [&] { return stopping.load(); });
   }
