@@ -51,3 +51,5 @@ export type {
   TablePartitionStats,
   TableChangeListener,
 } from './table';
+export { createTablePrometheusCollector } from './table-metrics';
+export type { TablePrometheusCollector, TableStatsSource } from './table-metrics';
