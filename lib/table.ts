@@ -73,11 +73,6 @@ interface NativeTable {
 
 type NativeTableConstructor = new (settings: object, onEvent: (kind: string, ...args: unknown[]) => void) => NativeTable;
 
-interface Entry<V> {
-  value: V;
-  size: number;
-}
-
 interface Waiter {
   done: () => boolean;
   resolve: () => void;
@@ -101,7 +96,10 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   readonly topic: string;
   private readonly options: ResolvedTableOptions;
   private readonly logger: CdcCacheLogger;
-  private readonly map = new Map<string, Entry<V>>();
+  // Values by map key: get() is one Map lookup. Sizes (for maxBytes) live apart, touched on writes only.
+  private readonly map = new Map<string, V>();
+  private readonly sizes = new Map<string, number>();
+  private readonly plainKeys: boolean;
   private readonly native: NativeTable;
   private readonly partitions = new Map<number, { position: number; end: number; highWatermark: number }>();
   private opened = false;
@@ -127,6 +125,11 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.options = resolveTableOptions(options);
     this.name = this.options.name;
     this.topic = this.options.topic;
+    this.plainKeys = this.options.keyEncoding === 'utf8';
+    const map = this.map;
+    this.get = this.plainKeys
+      ? (key: K) => map.get(typeof key === 'string' ? key : String(key))
+      : (key: K) => map.get(this.mapKey(key));
     this.logger = this.options.logger ?? consoleLogger(`[cdc-cache table ${this.name}]`);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.on('newListener', (event) => event === 'change' && this.changeListeners++);
@@ -146,11 +149,8 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     );
   }
 
-  /** The value for key, or undefined. Synchronous and local. */
-  get(key: K): V | undefined {
-    const entry = this.map.get(typeof key === 'string' && this.options.keyEncoding === 'utf8' ? key : this.mapKey(key));
-    return entry === undefined ? undefined : entry.value;
-  }
+  /** The value for key, or undefined. Synchronous and local: one Map lookup (a closure, so nothing else is on the path). */
+  readonly get: (key: K) => V | undefined;
 
   has(key: K): boolean {
     return this.map.has(this.mapKey(key));
@@ -161,7 +161,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   }
 
   *entries(): IterableIterator<[K, V]> {
-    for (const [key, entry] of this.map) yield [this.keyFromMap(key), entry.value];
+    for (const [key, value] of this.map) yield [this.keyFromMap(key), value];
   }
 
   keys(): IterableIterator<K> {
@@ -386,27 +386,30 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   private applyRecord(batch: NativeBatch, i: number): void {
     const key = this.mapKeyFromNative(batch.keys[i]);
-    const previous = this.map.get(key);
+    const previousSize = this.sizes.get(key);
+    const previous = this.changeListeners > 0 ? this.map.get(key) : undefined;
     const kind = batch.kinds[i];
-    let entry: Entry<V> | undefined;
+    let value: V | undefined;
     if (kind === KIND_UPSERT) {
-      const value = this.decodeValue(batch.values[i] as string | Buffer, batch, i);
+      value = this.decodeValue(batch.values[i] as string | Buffer, batch, i);
       if (value === undefined) return;
-      entry = { value, size: batch.sizes[i] };
-      this.map.set(key, entry);
-      this.bytes += entry.size - (previous?.size ?? 0);
+      this.map.set(key, value);
+      this.sizes.set(key, batch.sizes[i]);
+      this.bytes += batch.sizes[i] - (previousSize ?? 0);
     } else if (kind === KIND_REMOVE) {
-      if (!previous) return;
+      if (previousSize === undefined) return;
       this.map.delete(key);
-      this.bytes -= previous.size;
+      this.sizes.delete(key);
+      this.bytes -= previousSize;
     } else {
-      this.map.clear();  // a truncate of the source table
+      this.map.clear(); // a truncate of the source table
+      this.sizes.clear();
       this.bytes = 0;
       if (this.changeListeners > 0) this.emit('clear', { partition: batch.partitions[i], offset: batch.offsets[i] });
       return;
     }
     if (this.changeListeners > 0)
-      this.emit('change', this.keyFromMap(key), entry?.value, previous?.value, { partition: batch.partitions[i], offset: batch.offsets[i] });
+      this.emit('change', this.keyFromMap(key), value, previous, { partition: batch.partitions[i], offset: batch.offsets[i] });
   }
 
   private finishBatch(batch: NativeBatch): void {
