@@ -53,7 +53,8 @@ interface NativeBatch {
   kinds: Uint8Array;
   partitions: Int32Array;
   offsets: Float64Array;
-  sizes: Uint32Array;
+  /** Bytes of keys and values held after each record (accounted on the native thread). */
+  totals: Float64Array;
   positions: Float64Array;
   decodeErrors: number;
 }
@@ -96,9 +97,8 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   readonly topic: string;
   private readonly options: ResolvedTableOptions;
   private readonly logger: CdcCacheLogger;
-  // Values by map key: get() is one Map lookup. Sizes (for maxBytes) live apart, touched on writes only.
+  // Values by map key: get() is one Map lookup. Bytes are accounted on the native thread.
   private readonly map = new Map<string, V>();
-  private readonly sizes = new Map<string, number>();
   private readonly plainKeys: boolean;
   private readonly native: NativeTable;
   private readonly partitions = new Map<number, { position: number; end: number; highWatermark: number }>();
@@ -386,25 +386,18 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   private applyRecord(batch: NativeBatch, i: number): void {
     const key = this.mapKeyFromNative(batch.keys[i]);
-    const previousSize = this.sizes.get(key);
     const previous = this.changeListeners > 0 ? this.map.get(key) : undefined;
     const kind = batch.kinds[i];
+    this.bytes = batch.totals[i];
     let value: V | undefined;
     if (kind === KIND_UPSERT) {
       value = this.decodeValue(batch.values[i] as string | Buffer, batch, i);
       if (value === undefined) return;
       this.map.set(key, value);
-      this.sizes.set(key, batch.sizes[i]);
-      this.bytes += batch.sizes[i] - (previousSize ?? 0);
     } else if (kind === KIND_REMOVE) {
-      if (previousSize === undefined) return;
-      this.map.delete(key);
-      this.sizes.delete(key);
-      this.bytes -= previousSize;
+      if (!this.map.delete(key)) return;
     } else {
       this.map.clear(); // a truncate of the source table
-      this.sizes.clear();
-      this.bytes = 0;
       if (this.changeListeners > 0) this.emit('clear', { partition: batch.partitions[i], offset: batch.offsets[i] });
       return;
     }

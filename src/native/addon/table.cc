@@ -84,7 +84,8 @@ Napi::Array ends_to_js(Napi::Env env, const std::vector<cdc::table::PartitionEnd
   return array;
 }
 
-// A batch as flat arrays: keys, values (null for a remove), kinds, partitions, offsets, sizes, and
+// A batch as flat arrays: keys, values (null for a remove), kinds, partitions, offsets, bytes held
+// after each record, and
 // positions as [partition, position, highWatermark] triples.
 Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::table::Batch& batch) {
   size_t n = batch.records.size();
@@ -93,7 +94,7 @@ Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::ta
   Napi::Uint8Array kinds = Napi::Uint8Array::New(env, n);
   Napi::Int32Array partitions = Napi::Int32Array::New(env, n);
   Napi::Float64Array offsets = Napi::Float64Array::New(env, n);
-  Napi::Uint32Array sizes = Napi::Uint32Array::New(env, n);
+  Napi::Float64Array totals = Napi::Float64Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
     const cdc::table::Record& record = batch.records[i];
     auto index = static_cast<uint32_t>(i);
@@ -103,7 +104,7 @@ Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::ta
     kinds[i] = static_cast<uint8_t>(record.kind);
     partitions[i] = record.partition;
     offsets[i] = static_cast<double>(record.offset);
-    sizes[i] = static_cast<uint32_t>(record.key.size() + record.value.size());
+    totals[i] = static_cast<double>(record.total_bytes);
   }
   Napi::Float64Array positions = Napi::Float64Array::New(env, batch.positions.size() * 3);
   for (size_t i = 0; i < batch.positions.size(); ++i) {
@@ -117,7 +118,7 @@ Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::ta
   object.Set("kinds", kinds);
   object.Set("partitions", partitions);
   object.Set("offsets", offsets);
-  object.Set("sizes", sizes);
+  object.Set("totals", totals);
   object.Set("positions", positions);
   object.Set("decodeErrors", Napi::Number::New(env, static_cast<double>(batch.decode_errors)));
   return object;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -130,6 +131,10 @@ struct Table::Impl {
   Batch batch;
   size_t batch_bytes = 0;
   uint64_t decode_errors_total = 0;
+  // Size of every key held, by the key's 64-bit hash: byte accounting without a copy of the keys,
+  // on this thread, so the owner's apply is one Map write per record.
+  std::unordered_map<uint64_t, uint32_t> sizes;
+  uint64_t total_bytes = 0;
 
   void log(LogLevel level, std::string text) {
     if (callbacks.log) callbacks.log(level, std::move(text));
@@ -147,6 +152,7 @@ struct Table::Impl {
   void on_record(const RdKafka::Message& message);
   void on_debezium(const RdKafka::Message& message);
   void advance(int32_t partition, int64_t position);
+  void account(Record& record);
   bool batch_full() const {
     return batch.records.size() >= settings.batch_records || batch_bytes >= settings.batch_bytes;
   }
@@ -326,8 +332,34 @@ void Table::Impl::on_record(const RdKafka::Message& message) {
   } else {
     record.value.assign(static_cast<const char*>(message.payload()), message.len());
   }
+  account(record);
   batch_bytes += record.key.size() + record.value.size() + sizeof(Record);
   batch.records.push_back(std::move(record));
+}
+
+void Table::Impl::account(Record& record) {
+  if (record.kind == RecordKind::clear) {
+    sizes.clear();
+    total_bytes = 0;
+  } else {
+    uint64_t hash = std::hash<std::string_view>{}(record.key);
+    if (record.kind == RecordKind::remove) {
+      auto it = sizes.find(hash);
+      if (it != sizes.end()) {
+        total_bytes -= it->second;
+        sizes.erase(it);
+      }
+    } else {
+      auto size = static_cast<uint32_t>(record.key.size() + record.value.size());
+      auto [it, inserted] = sizes.try_emplace(hash, size);
+      if (!inserted) {
+        total_bytes -= it->second;
+        it->second = size;
+      }
+      total_bytes += size;
+    }
+  }
+  record.total_bytes = total_bytes;
 }
 
 void Table::Impl::on_debezium(const RdKafka::Message& message) {
@@ -357,6 +389,7 @@ void Table::Impl::on_debezium(const RdKafka::Message& message) {
                               " offset " + std::to_string(record.offset) + ": " + st.message());
     return;
   }
+  account(record);
   batch_bytes += record.key.size() + record.value.size() + sizeof(Record);
   batch.records.push_back(std::move(record));
 }

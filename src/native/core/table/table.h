@@ -46,6 +46,8 @@ struct Record {
   int64_t offset = 0;
   std::string key;
   std::string value;
+  // Bytes of keys and values the table holds after this record (the owner checks maxBytes with it).
+  uint64_t total_bytes = 0;
 };
 
 struct PartitionPosition {
