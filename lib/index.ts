@@ -47,3 +47,16 @@ export { encodeJson, decodeJson, jsonCodec } from './read-codec';
 export type { Codec, JsonValue } from './read-codec';
 export { READ_DEFAULTS, KEYV_KEY_PREFIX } from './read-options';
 export type { ReadOptions, ReadFormat, ConsistencyOptions, ResolvedReadOptions } from './read-options';
+export { createTable, Table, TableNotReadyError, resolveTableOptions, TABLE_DEFAULTS } from './table';
+export type {
+  TableOptions,
+  TableKafkaOptions,
+  TableKeyEncoding,
+  TableValueEncoding,
+  TablePosition,
+  TableStats,
+  TablePartitionStats,
+  TableChangeListener,
+} from './table';
+export { createTablePrometheusCollector } from './table-metrics';
+export type { TablePrometheusCollector, TableStatsSource } from './table-metrics';

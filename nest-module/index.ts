@@ -16,6 +16,10 @@ export { OnChange, ON_CHANGE_METADATA } from './on-change.decorator';
 export { Cached, CACHED_METADATA } from './cached.decorator';
 export type { CachedOptions } from './cached.decorator';
 export { CacheInvalidationMetrics, CACHE_INVALIDATION_METRICS_REGISTRY } from './metrics';
+export { TableModule, TableRegistry, InjectTable, tableToken } from './table.module';
+export type { TableFeature, TableFeatureAsync } from './table.module';
+export { TableMetrics } from './table-metrics';
+export type { Table, TableOptions, TableStats, TablePosition } from '../lib/table';
 export type {
   CdcCacheOptions,
   CdcCacheLogger,

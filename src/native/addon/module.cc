@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "reader.h"
+#include "table.h"
 #include "explain/explain.h"
 
 namespace {
@@ -503,6 +504,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", engine);
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
   cdc_addon::RegisterReader(env, exports);
+  cdc_addon::register_table(env, exports);
   return exports;
 }
 

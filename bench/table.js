@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// Log-backed tables, side by side in one run, on the local broker:
+//   - time to ready for N records (12 partitions): kcat's raw consume of the same topic (the floor),
+//     cdc-cache createTable(), and a KafkaJS consumer filling a Map (what people write today);
+//   - RSS per record of each Node contender (each in its own fresh process);
+//   - get() of hot keys on the loaded table against a plain JS Map lookup;
+//   - the event-loop delay while the table loads.
+// Usage: node bench/table.js [--records 1000000]  (needs npm run build and the local infrastructure)
+// Writes bench/results/table.md and prints the same figures.
+'use strict';
+
+const { execFileSync, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const BROKERS = process.env.KAFKA_BROKERS || '127.0.0.1:19092';
+const PARTITIONS = 12;
+
+function argument(name, fallback) {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : fallback;
+}
+
+// ------------------------------------------------------------------ children (one contender each)
+
+async function childTable(topic, records) {
+  const { monitorEventLoopDelay } = require('perf_hooks');
+  const { createTable } = require(path.join(ROOT, 'dist', 'lib'));
+  const rssBefore = process.memoryUsage().rss;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const started = process.hrtime.bigint();
+  const table = createTable({ kafka: { brokers: BROKERS, topic }, maxBytes: 4 * 1024 ** 3, logger: quiet() });
+  await table.ready({ timeoutMs: 600_000 });
+  const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
+  delay.disable();
+  if (table.size !== records) throw new Error(`table holds ${table.size} entries, expected ${records}`);
+  global.gc?.();
+  const rss = process.memoryUsage().rss;
+
+  // Hot keys: 1,000 keys looked up over and over, against a Map holding the same values.
+  const hot = Array.from({ length: 1000 }, (_, i) => `k${(i * 997) % records}`);
+  const map = new Map();
+  for (const key of hot) map.set(key, table.get(key));
+  const rounds = 5000; // 5,000,000 gets
+  const measure = (get) => {
+    let found = 0;
+    const t0 = process.hrtime.bigint();
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < hot.length; i++) if (get(hot[i]) !== undefined) found++;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (found !== rounds * hot.length) throw new Error('a hot key was missing');
+    return (rounds * hot.length) / seconds;
+  };
+  measure((k) => table.get(k)); // warm up both
+  measure((k) => map.get(k));
+  const tableGets = measure((k) => table.get(k));
+  const mapGets = measure((k) => map.get(k));
+  await table.close();
+  return {
+    readyMs,
+    rssPerRecord: (rss - rssBefore) / records,
+    rssMb: rss / 1048576,
+    loopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+    tableGets,
+    mapGets,
+  };
+}
+
+async function childKafkajs(topic, records) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const rssBefore = process.memoryUsage().rss;
+  const started = process.hrtime.bigint();
+  const kafka = new Kafka({ clientId: 'bench-table', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `bench-table-${process.pid}-${Date.now()}`, maxBytesPerPartition: 4 << 20 });
+  const map = new Map();
+  let seen = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise((resolve, reject) => {
+    consumer
+      .run({
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) {
+            const key = message.key.toString();
+            if (message.value === null) map.delete(key);
+            else map.set(key, JSON.parse(message.value.toString()));
+          }
+          seen += batch.messages.length;
+          if (seen >= records) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
+  global.gc?.();
+  const rss = process.memoryUsage().rss;
+  await consumer.disconnect();
+  if (map.size !== records) throw new Error(`map holds ${map.size} entries, expected ${records}`);
+  return { readyMs, rssPerRecord: (rss - rssBefore) / records, rssMb: rss / 1048576 };
+}
+
+function quiet() {
+  const nothing = () => {};
+  return { debug: nothing, info: nothing, warn: nothing, error: nothing };
+}
+
+// ------------------------------------------------------------------ parent
+
+function runChild(kind, topic, records) {
+  const result = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', kind, topic, String(records)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (result.status !== 0) throw new Error(`${kind} child failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop());
+}
+
+function kcatConsume(topic, records) {
+  const started = process.hrtime.bigint();
+  const out = execFileSync('kcat', ['-C', '-b', BROKERS, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\n'], {
+    maxBuffer: 1 << 30,
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const lines = out.toString().split('\n').length - 1;
+  if (lines !== records) throw new Error(`kcat read ${lines} records, expected ${records}`);
+  return { readyMs: ms };
+}
+
+async function createTopic(topic, records) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const admin = new Kafka({ brokers: BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.disconnect();
+  const file = path.join(os.tmpdir(), `${topic}.txt`);
+  const lines = [];
+  for (let i = 0; i < records; i++) lines.push(`k${i}\t${JSON.stringify({ id: i, name: `customer ${i}`, email: `c${i}@example.com`, tier: i % 3 })}`);
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  execFileSync('kcat', ['-P', '-b', BROKERS, '-t', topic, '-K', '\t', '-l', file, '-X', 'linger.ms=50', '-X', 'batch.num.messages=10000']);
+  fs.unlinkSync(file);
+}
+
+async function deleteTopic(topic) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const admin = new Kafka({ brokers: BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.disconnect();
+}
+
+async function main() {
+  const records = Number(argument('--records', '1000000'));
+  const topic = `cdc-cache.bench.table.${Date.now().toString(36)}`;
+  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`bench/table: ${records} records, ${PARTITIONS} partitions, topic ${topic}; load average ${load()}`);
+  await createTopic(topic, records);
+  try {
+    const kcat = kcatConsume(topic, records);
+    const table = runChild('table', topic, records);
+    const kafkajs = runChild('kafkajs', topic, records);
+    const rate = (r) => records / (r.readyMs / 1000);
+    const rows = [
+      ['kcat raw consume (floor)', kcat.readyMs, rate(kcat), '-', '-'],
+      ['cdc-cache createTable', table.readyMs, rate(table), table.rssPerRecord, table.rssMb],
+      ['KafkaJS consumer filling a Map', kafkajs.readyMs, rate(kafkajs), kafkajs.rssPerRecord, kafkajs.rssMb],
+    ];
+    const fmt = (v, digits = 0) => (typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: digits }) : v);
+    const lines = [
+      `# Log-backed table benchmark`,
+      '',
+      `${new Date().toISOString()}, ${records.toLocaleString('en-US')} records (~100-byte JSON values, ${PARTITIONS} partitions), ` +
+        `local broker, ${os.cpus().length} cores; load average at the end ${load()} (other work shares this machine).`,
+      '',
+      '| time to ready | ms | records/s | RSS bytes/record | RSS MB |',
+      '|---|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r[0]} | ${fmt(r[1])} | ${fmt(r[2])} | ${fmt(r[3])} | ${fmt(r[4])} |`),
+      '',
+      `cdc-cache loads at ${((rate(table) / rate(kcat)) * 100).toFixed(0)}% of kcat's raw rate (target >= 80%), ` +
+        `${(rate(table) / rate(kafkajs)).toFixed(1)}x KafkaJS.`,
+      '',
+      '| get() of 1,000 hot keys | gets/s |',
+      '|---|---:|',
+      `| table.get() | ${fmt(table.tableGets)} |`,
+      `| plain Map.get() | ${fmt(table.mapGets)} |`,
+      '',
+      `table.get() is ${(table.mapGets / table.tableGets).toFixed(2)}x slower than Map.get() (target within 3x and >= 1,000,000 gets/s).`,
+      '',
+      `Event-loop delay while the table loaded: p50 ${table.loopDelayMs.p50.toFixed(1)} ms, p99 ${table.loopDelayMs.p99.toFixed(1)} ms, max ${table.loopDelayMs.max.toFixed(1)} ms.`,
+      '',
+    ];
+    const text = lines.join('\n');
+    console.log(text);
+    fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+    fs.writeFileSync(path.join(__dirname, 'results', 'table.md'), text);
+  } finally {
+    await deleteTopic(topic);
+  }
+}
+
+if (process.argv[2] === '--child') {
+  const [, , , kind, topic, records] = process.argv;
+  (kind === 'table' ? childTable : childKafkajs)(topic, Number(records))
+    .then((result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    })
+    .catch((error) => {
+      process.stderr.write(`${error.stack}\n`);
+      process.exit(1);
+    });
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
