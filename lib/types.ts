@@ -84,7 +84,15 @@ export interface CdcCacheStats {
   deadLettered: number;
   keysDeleted: number;
   keysRefreshed: number;
-  redis: { roundTrips: number; commands: number; errors: number; reconnects: number; batchSizeAvg: number };
+  redis: {
+    roundTrips: number;
+    commands: number;
+    errors: number;
+    reconnects: number;
+    /** Refresh SETs refused for memory (-OOM) whose key was deleted instead. */
+    fallbackDeletes: number;
+    batchSizeAvg: number;
+  };
   handlers: { delivered: number; inFlight: number; failed: number };
   /** Fetched messages waiting to be processed (bytes now, the peak), and fetch pauses because that buffer was full. */
   prefetch: { bytes: number; peakBytes: number; pauses: number };
@@ -107,7 +115,7 @@ export function emptyStats(): CdcCacheStats {
     deadLettered: 0,
     keysDeleted: 0,
     keysRefreshed: 0,
-    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, batchSizeAvg: 0 },
+    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],

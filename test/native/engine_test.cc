@@ -833,5 +833,104 @@ TEST_F(EngineTest, JoinWaitsForTheEngineThread) {
   EXPECT_EQ(harness_.stopped_count(), 1);
 }
 
+// ---- Redis error replies that mean "not now" (issue 10, item 1) ----
+
+std::string customers_config(const std::string& brokers, const std::string& group, const std::string& redis_url,
+                             const std::string& rules) {
+  return R"({"kafka":{"brokers":")" + brokers + R"(","groupId":")" + group + R"(","topics":[")" + kTopic +
+         R"("],"config":{"partition.assignment.strategy":")" + assignment_strategy() + R"("}},"redis":{"url":")" +
+         redis_url + R"(","connectTimeoutMs":500,"commandTimeoutMs":1000},"rules":)" + rules +
+         R"(,"deadLetterTopic":"cdc-cache.dead-letter","commitIntervalMs":100})";
+}
+
+void produce_updates(MockKafka& kafka, int from, int to) {
+  for (int id = from; id < to; ++id) {
+    std::string value = customer_update(id);
+    kafka.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka.flush();
+}
+
+// redis.url names a node that became a replica (failover): -READONLY is an outage. Nothing is
+// dead-lettered or committed until it is promoted, then everything is applied.
+TEST_F(EngineTest, ReadOnlyReplicaIsAnOutageUntilPromoted) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  ASSERT_TRUE(replica.running()) << replica.error();
+  set_keys(redis_, 0, 5);
+  ASSERT_TRUE(wait_until([&] { return key_exists(replica, 4); }, 20s));  // replicated
+  produce_updates(kafka_, 0, 5);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-readonly", replica.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(wait_until([&] { return engine->stats().redis.errors > 0; }, 20s));
+  EXPECT_FALSE(wait_until([&] { return engine->stats().healthy || engine->stats().dead_lettered > 0; }, 2s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  EXPECT_TRUE(key_exists(replica, 0));
+  ASSERT_EQ(replica.command({"REPLICAOF", "NO", "ONE"}), "OK");
+  EXPECT_TRUE(wait_until([&] { return keys_gone(replica, 0, 5); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  stop_engine(engine);
+}
+
+// Server over its maxmemory with noeviction: every write is refused (-OOM), deletes pass.
+void fill_up(RedisServer& redis) {
+  for (int i = 0; i < 16; ++i) redis.command({"SET", "filler:" + std::to_string(i), std::string(64 << 10, 'x')});
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}), "OK");
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory", "1mb"}), "OK");
+}
+
+// maxmemory with noeviction refuses the refresh SET (-OOM): the old cached value must not stay,
+// so the key is deleted instead (deletes pass under noeviction) and the event counts as applied.
+TEST_F(EngineTest, RefreshRefusedForMemoryDeletesTheKeyInstead) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer full;
+  ASSERT_TRUE(full.running()) << full.error();
+  for (int id = 0; id < 3; ++id) full.command({"SET", "customer:json:" + std::to_string(id), "stale"});
+  fill_up(full);
+  ASSERT_EQ(full.command({"SET", "probe", "1"}).rfind("OOM", 0), 0u);  // the server is full
+  produce_updates(kafka_, 0, 3);
+  auto engine = start_engine(customers_config(
+      kafka_.bootstraps(), "g-oom", full.url(),
+      R"([{"source":"public.customers","refresh":{"key":"customer:json:{id}"}}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 3; }, 30s)) << committed_in_stats(*engine, 0);
+  for (int id = 0; id < 3; ++id)
+    EXPECT_EQ(full.command({"EXISTS", "customer:json:" + std::to_string(id)}), "0") << id;
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.dead_lettered, 0u);
+  EXPECT_EQ(stats.applied, 3u);
+  stop_engine(engine);
+}
+
+// A long script makes the server answer -BUSY to everything, PING included: the engine must not
+// take that for "connected", and nothing is dead-lettered; once the script is killed, all applies.
+TEST_F(EngineTest, BusyServerIsAnOutageAndPingMustAnswerPong) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer busy({"--busy-reply-threshold", "50"});
+  ASSERT_TRUE(busy.running()) << busy.error();
+  set_keys(busy, 0, 5);
+  std::thread script([&] { busy.command({"EVAL", "while true do end", "0"}); });  // returns when killed
+  ASSERT_TRUE(wait_until([&] { return busy.command({"PING"}).rfind("BUSY", 0) == 0; }, 10s));
+  produce_updates(kafka_, 0, 5);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-busy", busy.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_FALSE(wait_until([&] { return engine->stats().healthy || engine->stats().dead_lettered > 0; }, 3s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  EXPECT_EQ(busy.command({"SCRIPT", "KILL"}), "OK");
+  script.join();
+  EXPECT_TRUE(wait_until([&] { return keys_gone(busy, 0, 5); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

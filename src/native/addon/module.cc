@@ -439,6 +439,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     redis.Set("commands", count(stats.redis.commands));
     redis.Set("errors", count(stats.redis.errors));
     redis.Set("reconnects", count(stats.redis.reconnects));
+    redis.Set("fallbackDeletes", count(stats.redis.fallback_deletes));
     redis.Set("batchSizeAvg", number(stats.redis.batch_size_avg));
     object.Set("redis", redis);
     Napi::Object handlers = Napi::Object::New(env);

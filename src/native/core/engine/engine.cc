@@ -20,6 +20,7 @@
 #include "engine/offset_tracker.h"
 #include "kafka/clients.h"
 #include "redis/redis_client.h"
+#include "redis/reply_class.h"
 #include "rules/rules.h"
 
 namespace cdc {
@@ -217,6 +218,10 @@ class Runner : public RdKafka::RebalanceCb,
   void send_pipelines();
   bool receive_front();
   void on_redis_failure(const Status& status);
+  Status outage_in(const Pipeline& pipeline);
+  static bool is_refresh(const Command& command);
+  void delete_instead(const Command& refused, const CommandOrigin& origin);
+  Status ping_redis();
   void maintain_redis();
 
   void effect_done(const PendingPtr& pending);
@@ -347,6 +352,8 @@ Status Runner::setup() {
 
   // Redis being down is not a start failure: the loop retries with backoff, paused and unhealthy.
   Status redis_status = redis_.connect();
+  if (redis_status.ok()) redis_status = ping_redis();
+  if (!redis_status.ok()) redis_.disconnect();
   if (redis_status.ok()) {
     redis_up_ = true;
     redis_ever_connected_ = true;
@@ -458,11 +465,22 @@ void Runner::wake_stalled_fetchers(Clock::time_point now) {
 // stay "healthy" until the next change. A PING every few seconds without traffic tells.
 void Runner::ping_idle_redis(Clock::time_point now) {
   if (!redis_up_ || !pipelines_.empty() || now - last_redis_reply_ < kRedisIdlePingInterval) return;
+  Status st = ping_redis();
+  if (!st.ok()) return on_redis_failure(st);
+  last_redis_reply_ = Clock::now();
+  backoff_.reset();  // nothing waits to be written: the node is as well as PING can tell
+}
+
+// Only +PONG proves the node serves commands: a loading, busy or paused-by-script server accepts
+// the connection and answers every command with an error.
+Status Runner::ping_redis() {
   static const std::vector<Command> kPing{Command{{"PING"}}};
   Status st = redis_.send(kPing);
   if (st.ok()) st = redis_.receive(1, replies_);
-  if (!st.ok()) return on_redis_failure(st);
-  last_redis_reply_ = Clock::now();
+  if (!st.ok()) return st;
+  const Reply& reply = replies_.front();
+  if (reply.kind == ReplyKind::Status && reply.text == "PONG") return Status::Ok();
+  return Status::Error("redis PING: " + (reply.error ? reply.text : std::string("unexpected reply")));
 }
 
 // librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
@@ -809,6 +827,11 @@ bool Runner::receive_front() {
   last_redis_reply_ = Clock::now();
   ++counters_.redis.round_trips;
   counters_.redis.commands += pipeline.commands.size();
+  if (Status outage = outage_in(pipeline); !outage.ok()) {
+    on_redis_failure(outage);  // the whole pipeline is sent again (its effects are idempotent)
+    return false;
+  }
+  backoff_.reset();
   for (size_t i = 0; i < pipeline.commands.size(); ++i) {
     const Reply& reply = replies_[i];
     const Command& command = pipeline.commands[i];
@@ -816,6 +839,10 @@ bool Runner::receive_front() {
     if (reply.error) ++counters_.redis.errors;
     const std::string& name = command.argv[0];
     const bool is_delete = name == "UNLINK" || name == "DEL";
+    if (origin.message && reply.error && classify_error_reply(reply.text) == ReplyClass::out_of_memory) {
+      delete_instead(command, origin);  // the effect is done once the delete is acknowledged
+      continue;
+    }
     if (origin.message) {
       if (reply.error) {
         if (origin.message->failure.empty()) origin.message->failure = "redis " + name + ": " + reply.text;
@@ -847,6 +874,35 @@ bool Runner::receive_front() {
   return true;
 }
 
+// An error reply that retrying will cure (the node loads, is a replica, is busy, ...) makes the
+// whole pipeline wait like an I/O failure; -OOM is one only for commands that are not a refresh
+// (a refresh falls back to a delete, see delete_instead).
+Status Runner::outage_in(const Pipeline& pipeline) {
+  for (size_t i = 0; i < pipeline.commands.size(); ++i) {
+    const Reply& reply = replies_[i];
+    if (!reply.error) continue;
+    ReplyClass cls = classify_error_reply(reply.text);
+    const bool refresh = pipeline.origins[i].message && is_refresh(pipeline.commands[i]);
+    if (cls == ReplyClass::outage || (cls == ReplyClass::out_of_memory && !refresh)) {
+      counters_.redis.errors += 1;
+      return Status::Error("redis " + pipeline.commands[i].argv[0] + ": " + reply.text);
+    }
+  }
+  return Status::Ok();
+}
+
+bool Runner::is_refresh(const Command& command) { return command.argv[0] == "SET" && command.argv.size() >= 3; }
+
+// A refresh refused for memory: the key held an older value, which must not stay. Deleting it
+// (always allowed under noeviction) turns a stale hit into a miss.
+void Runner::delete_instead(const Command& refused, const CommandOrigin& origin) {
+  ++counters_.redis.fallback_deletes;
+  Command del;
+  del.argv = {config_.rule_options.use_unlink ? "UNLINK" : "DEL", refused.argv[1]};
+  current_.commands.push_back(std::move(del));
+  current_.origins.push_back(origin);
+}
+
 void Runner::on_redis_failure(const Status& status) {
   redis_.disconnect();
   if (redis_up_)
@@ -864,9 +920,7 @@ void Runner::maintain_redis() {
   if (st.ok()) {
     // A stopped or overloaded server still accepts connections (the kernel does): only a reply
     // shows it is back. Without this the engine would resume and time out over and over.
-    static const std::vector<Command> kPing{Command{{"PING"}}};
-    st = redis_.send(kPing);
-    if (st.ok()) st = redis_.receive(1, replies_);
+    st = ping_redis();
     if (!st.ok()) redis_.disconnect();
   }
   if (!st.ok()) {
@@ -878,7 +932,8 @@ void Runner::maintain_redis() {
   }
   redis_up_ = true;
   last_redis_reply_ = Clock::now();
-  backoff_.reset();
+  // The backoff is reset by the first pipeline the node accepts: a replica or a loading node
+  // answers PING but refuses the writes, and must not be retried at full speed.
   if (redis_ever_connected_) ++counters_.redis.reconnects;
   log(LogLevel::info, std::string("redis ") + (redis_ever_connected_ ? "reconnected" : "connected") +
                           ", resending " + std::to_string(pipelines_.size()) + " pipeline(s)");

@@ -57,6 +57,7 @@ struct EngineStats {
   uint64_t missing_fields = 0, dead_lettered = 0, keys_deleted = 0, keys_refreshed = 0;
   struct Redis {
     uint64_t round_trips = 0, commands = 0, errors = 0, reconnects = 0;
+    uint64_t fallback_deletes = 0;  // refresh SETs refused for memory (-OOM), deleted instead
     double batch_size_avg = 0;
   } redis;
   struct Handlers {
