@@ -84,6 +84,10 @@ export interface CdcCacheStats {
   deadLettered: number;
   keysDeleted: number;
   keysRefreshed: number;
+  /** Refreshes not written because the key already held a newer source position (replays, reordering). */
+  refreshesOlderSkipped: number;
+  /** Updates refreshed without a before image (REPLICA IDENTITY DEFAULT, flattened records): a changed key field leaves the old key behind. */
+  refreshesWithoutBefore: number;
   redis: {
     roundTrips: number;
     commands: number;
@@ -115,6 +119,8 @@ export function emptyStats(): CdcCacheStats {
     deadLettered: 0,
     keysDeleted: 0,
     keysRefreshed: 0,
+    refreshesOlderSkipped: 0,
+    refreshesWithoutBefore: 0,
     redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },

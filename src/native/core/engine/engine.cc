@@ -21,6 +21,7 @@
 #include "kafka/clients.h"
 #include "redis/redis_client.h"
 #include "redis/reply_class.h"
+#include "rules/versioned_refresh.h"
 #include "rules/rules.h"
 
 namespace cdc {
@@ -222,6 +223,7 @@ class Runner : public RdKafka::RebalanceCb,
   static bool is_refresh(const Command& command);
   void delete_instead(const Command& refused, const CommandOrigin& origin);
   Status ping_redis();
+  Status load_refresh_script();
   void maintain_redis();
 
   void effect_done(const PendingPtr& pending);
@@ -479,8 +481,23 @@ Status Runner::ping_redis() {
   if (st.ok()) st = redis_.receive(1, replies_);
   if (!st.ok()) return st;
   const Reply& reply = replies_.front();
-  if (reply.kind == ReplyKind::Status && reply.text == "PONG") return Status::Ok();
-  return Status::Error("redis PING: " + (reply.error ? reply.text : std::string("unexpected reply")));
+  if (reply.kind != ReplyKind::Status || reply.text != "PONG")
+    return Status::Error("redis PING: " + (reply.error ? reply.text : std::string("unexpected reply")));
+  return load_refresh_script();
+}
+
+// Refreshes run as EVALSHA of one script (versioned writes); a restarted server has forgotten it.
+// A server that refuses scripts (ACL) is logged: its refreshes then wait as an outage (NOSCRIPT).
+Status Runner::load_refresh_script() {
+  Reply reply;
+  Status st = redis_.command(Command{{"SCRIPT", "LOAD", std::string(kRefreshScript)}}, reply);
+  if (!st.ok()) return st;
+  if (reply.error && classify_error_reply(reply.text) == ReplyClass::outage)
+    return Status::Error("redis SCRIPT LOAD: " + reply.text);
+  if (reply.error || reply.text != kRefreshScriptSha)
+    log(LogLevel::error, "redis SCRIPT LOAD of the refresh script failed: " +
+                             (reply.error ? reply.text : "unexpected SHA " + reply.text));
+  return Status::Ok();
 }
 
 // librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
@@ -672,6 +689,7 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   PlanCounters plan_counters;
   st = rules_.plan(event_, planned_, matched, plan_counters);
   counters_.missing_fields += plan_counters.missing_field;
+  counters_.refreshes_without_before += plan_counters.refresh_without_before;
   if (!st.ok()) {
     dead_letter(make_pending(), "rules: " + st.message());
     return;
@@ -848,6 +866,8 @@ bool Runner::receive_front() {
         if (origin.message->failure.empty()) origin.message->failure = "redis " + name + ": " + reply.text;
       } else if (is_delete) {
         counters_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(0, reply.integer));
+      } else if (name == "EVALSHA" && reply.integer == 0) {
+        ++counters_.refreshes_older_skipped;  // the key holds a newer version
       } else if (name != "EXPIRE" && name != "PEXPIRE") {
         ++counters_.keys_refreshed;
       }
@@ -891,14 +911,14 @@ Status Runner::outage_in(const Pipeline& pipeline) {
   return Status::Ok();
 }
 
-bool Runner::is_refresh(const Command& command) { return command.argv[0] == "SET" && command.argv.size() >= 3; }
+bool Runner::is_refresh(const Command& command) { return !refreshed_key(command).empty(); }
 
 // A refresh refused for memory: the key held an older value, which must not stay. Deleting it
 // (always allowed under noeviction) turns a stale hit into a miss.
 void Runner::delete_instead(const Command& refused, const CommandOrigin& origin) {
   ++counters_.redis.fallback_deletes;
   Command del;
-  del.argv = {config_.rule_options.use_unlink ? "UNLINK" : "DEL", refused.argv[1]};
+  del.argv = {config_.rule_options.use_unlink ? "UNLINK" : "DEL", std::string(refreshed_key(refused))};
   current_.commands.push_back(std::move(del));
   current_.origins.push_back(origin);
 }

@@ -20,6 +20,7 @@ ReplyClass classify_error_reply(std::string_view text) {
   static constexpr std::string_view kOutages[] = {
       "LOADING", "READONLY", "MASTERDOWN", "BUSY",  "TRYAGAIN", "CLUSTERDOWN",
       "MISCONF", "NOREPLICAS", "MOVED",    "ASK",   "NOMASTERLINK", "UNBLOCKED",
+      "NOSCRIPT",  // the script cache was flushed: it is loaded again on reconnect
   };
   for (std::string_view outage : kOutages)
     if (code == outage) return ReplyClass::outage;

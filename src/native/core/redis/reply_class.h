@@ -11,7 +11,7 @@ namespace cdc {
 enum class ReplyClass {
   ok,             // not an error reply
   outage,         // LOADING, READONLY, MASTERDOWN, BUSY, TRYAGAIN, CLUSTERDOWN, MISCONF, NOREPLICAS,
-                  // MOVED/ASK, -ERR max clients...: the node is not (yet) able; back off and resend
+                  // MOVED/ASK, NOSCRIPT, -ERR max clients...: the node is not (yet) able; back off and resend
   out_of_memory,  // OOM: maxmemory reached under noeviction; deletes still pass, writes do not
   permanent,      // WRONGTYPE, NOPERM, syntax and anything unknown: the event's own problem
 };

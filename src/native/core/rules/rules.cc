@@ -2,6 +2,8 @@
 // plan() renders keys with plain string appends: no regex, no parsing on the hot path.
 #include "rules/rules.h"
 
+#include "rules/versioned_refresh.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -252,6 +254,36 @@ struct RuleSet::Impl {
     return Status::Ok();
   }
 
+  // A refresh writes the after image under the key rendered from it, and deletes the key rendered
+  // from the before image when that differs (the key field changed, or became null). Both are
+  // versioned. A delete (or an update without its new image) deletes the key of the old row.
+  Status plan_refresh(const CompiledRule& rule, const ChangeEvent& event, const std::string& version,
+                      std::vector<Command>& out, PlanCounters& counters) const {
+    std::string new_key, old_key;
+    bool has_new = false, has_old = false;
+    const bool write = event.op != Op::remove && event.after.present;
+    if (write) {
+      Status st = render_refresh_key(rule, &event.after, event, new_key, has_new, counters);
+      if (!st.ok()) return st;
+      if (!event.before.present && event.op == Op::update) ++counters.refresh_without_before;
+    }
+    if (event.before.present || !write) {
+      Status st = render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, old_key, has_old,
+                                     counters);
+      if (!st.ok()) return st;
+    }
+    if (has_new) {
+      std::string value;
+      if (refresh_value(rule.refresh, event.after, value)) {
+        out.push_back(versioned_set(new_key, std::move(value), rule.refresh.ttl, version));
+      } else {
+        out.push_back(versioned_delete(new_key, version));  // TOAST placeholder: drop instead
+      }
+    }
+    if (has_old && (!has_new || old_key != new_key)) out.push_back(versioned_delete(old_key, version));
+    return Status::Ok();
+  }
+
   // The value a refresh writes: the whole after image, or an object with the chosen fields.
   // False when the image holds an unavailable (TOAST) placeholder: caching it would be wrong.
   static bool refresh_value(const CompiledRefresh& refresh, const RowImage& after, std::string& out) {
@@ -355,6 +387,7 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
   del.push_back(impl.delete_command);
   std::vector<Command> sets;  // refresh SETs go after the delete
   std::string scratch;
+  std::string version;  // the event's source position, once per event
 
   for (const CompiledRule& rule : impl.rules) {
     if (!rule.source.matches(event.source.name)) continue;
@@ -377,34 +410,8 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
       }
     }
     if (!rule.has_refresh) continue;
-    std::string key;
-    bool ok = false;
-    Status st = Status::Ok();
-    bool write = event.op != Op::remove && event.after.present;
-    if (write) {
-      st = impl.render_refresh_key(rule, &event.after, event, key, ok, counters);
-      std::string value;
-      if (st.ok() && ok) {
-        if (Impl::refresh_value(rule.refresh, event.after, value)) {
-          Command set;
-          set.argv.reserve(5);
-          set.argv.push_back("SET");
-          set.argv.push_back(key);
-          set.argv.push_back(std::move(value));
-          if (!rule.refresh.ttl.empty()) {
-            set.argv.push_back("EX");
-            set.argv.push_back(rule.refresh.ttl);
-          }
-          sets.push_back(std::move(set));
-        } else {
-          add_unique(out[first_command].argv, 1, std::move(key));  // TOAST placeholder: drop instead
-        }
-      }
-    } else {
-      // Delete (or an update without the new document): the cached copy must go.
-      st = impl.render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, key, ok, counters);
-      if (st.ok() && ok) add_unique(out[first_command].argv, 1, std::move(key));
-    }
+    if (version.empty()) version = source_version(event);
+    Status st = impl.plan_refresh(rule, event, version, sets, counters);
     if (!st.ok()) {
       out.resize(first_command);
       return st;
@@ -418,7 +425,7 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
     argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
                               [&](const std::string& k) {
                                 for (const Command& s : sets)
-                                  if (s.argv[1] == k) return true;
+                                  if (refreshed_key(s) == k) return true;
                                 return false;
                               }),
                argv.end());
