@@ -971,5 +971,36 @@ TEST_F(EngineTest, ReplayedOlderEventsDoNotRegressRefreshedValues) {
   stop_engine(engine);
 }
 
+// ---- A dead letter counts only once Kafka took it (issue 10, item 2) ----
+
+// The dead-letter produce is refused (ACL) a few times: the bad message is not committed until
+// its dead letter is acknowledged, and the engine reports unhealthy meanwhile.
+TEST_F(EngineTest, DeadLetterIsCommittedOnlyOnceKafkaAcknowledgedIt) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  set_keys(redis_, 0, 3);
+  std::string bad = "{not json";
+  kafka_.produce(kTopic, 0, customer_key(1), &bad);
+  std::string good = customer_update(2);
+  kafka_.produce(kTopic, 0, customer_key(2), &good);
+  kafka_.flush();
+  const int refusals = 6;  // Produce requests answered "topic authorization failed" (not retriable)
+  for (int i = 0; i < refusals; ++i)
+    rd_kafka_mock_push_request_errors(kafka_.cluster(), 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-dlq-refused", redis_.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return !key_exists(redis_, 2); }, 30s));  // the partition went on
+  EXPECT_TRUE(wait_until([&] { return !engine->stats().healthy; }, 15s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  ASSERT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 2; }, 60s)) << committed_in_stats(*engine, 0);
+  auto records = kafka_.read_all("cdc-cache.dead-letter", 1, 15s);
+  ASSERT_EQ(records.size(), 1u);  // committed only because it is there
+  EXPECT_EQ(records[0].value, bad);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  EXPECT_EQ(engine->stats().dead_lettered, 1u);
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

@@ -44,6 +44,7 @@ using std::chrono::milliseconds;
 constexpr size_t kControlQueueLimit = 10000;      // pending invalidate/ack requests from JS
 constexpr size_t kKeysPerInvalidateCommand = 512;  // one UNLINK per this many keys
 constexpr auto kStatsInterval = milliseconds(100);
+constexpr size_t kMaxDeadLettersWaiting = 1000;  // dead letters not yet acknowledged by Kafka
 constexpr auto kIdlePollTimeout = milliseconds(50);
 constexpr auto kDrainTimeout = milliseconds(10000);  // stop and revoke: wait for in-flight effects
 constexpr auto kAbandonDrainTimeout = milliseconds(2000);  // the JS environment is going away
@@ -130,6 +131,7 @@ struct PendingMessage {
   int64_t kafka_ts_ms = 0;   // Kafka message timestamp, 0 when unknown
   int64_t source_ts_ms = 0;  // source commit time, 0 when unknown
   std::string failure;
+  bool dead_letter_as_reference = false;  // too large for the dead-letter topic: headers only
 };
 using PendingPtr = std::shared_ptr<PendingMessage>;
 
@@ -230,6 +232,10 @@ class Runner : public RdKafka::RebalanceCb,
   void dead_letter(const PendingPtr& pending, const std::string& reason);
   void finish(const PendingPtr& pending);
   void retry_dead_letters();
+  void produce_dead_letter(const PendingPtr& pending, const std::string& reason);
+  void dead_letter_failed(const PendingPtr& pending, const std::string& reason, RdKafka::ErrorCode err,
+                          const char* stage);
+  static std::string origin_of(const PendingMessage& pending);
 
   void update_pause();
   void set_paused(std::vector<RdKafka::TopicPartition*>& partitions, bool paused);
@@ -297,6 +303,9 @@ class Runner : public RdKafka::RebalanceCb,
 
   std::deque<std::pair<PendingPtr, std::string>> dead_letter_retry_;
   size_t dead_letters_in_flight_ = 0;
+  bool dead_letters_failing_ = false;  // Kafka refused the last dead letter: unhealthy until one passes
+  Backoff dead_letter_backoff_{milliseconds(100), milliseconds(5000)};
+  Clock::time_point next_dead_letter_retry_{};
 
   bool async_commit_pending_ = false;
   // A rebalance is under way (a commit said so): a periodic commit sent with the old generation
@@ -605,6 +614,8 @@ void Runner::drop_prefetched(const std::vector<RdKafka::TopicPartition*>* only) 
 // many batches wait for them as may be in flight).
 const char* Runner::backpressure() const {
   if (!redis_up_) return kRedisUnavailable;
+  // Every waiting dead letter holds its message (payload included): bounded like the prefetch.
+  if (dead_letter_retry_.size() + dead_letters_in_flight_ >= kMaxDeadLettersWaiting) return "dead letters waiting for Kafka";
   if (ready_batches_.size() >= static_cast<size_t>(config_.handlers.max_in_flight)) return "JS handlers busy";
   if (pipelines_.size() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) return kRedisBehind;
   return nullptr;
@@ -969,22 +980,32 @@ void Runner::effect_done(const PendingPtr& pending) {
 
 void Runner::dead_letter(const PendingPtr& pending, const std::string& reason) {
   ++counters_.dead_lettered;
-  const RdKafka::Message& message = *pending->message;
-  const std::string origin = message.topic_name() + "[" + std::to_string(message.partition()) + "]@" +
-                             std::to_string(pending->offset);
-  log(LogLevel::warn, "dead letter " + origin + ": " + reason);
+  log(LogLevel::warn, "dead letter " + origin_of(*pending) + ": " + reason);
   if (!producer_) return finish(pending);
+  produce_dead_letter(pending, reason);
+}
 
+std::string Runner::origin_of(const PendingMessage& pending) {
+  return pending.partition->topic + "[" + std::to_string(pending.partition->partition) + "]@" +
+         std::to_string(pending.offset);
+}
+
+// The message is finished only when its dead letter is acknowledged (dr_cb): until then its
+// offset holds the partition's commit.
+void Runner::produce_dead_letter(const PendingPtr& pending, const std::string& reason) {
+  const RdKafka::Message& message = *pending->message;
   RdKafka::Headers* headers = RdKafka::Headers::create();
   headers->add("cdc-cache-error", reason);
   headers->add("cdc-cache-topic", message.topic_name());
   headers->add("cdc-cache-partition", std::to_string(message.partition()));
   headers->add("cdc-cache-offset", std::to_string(pending->offset));
-  auto* opaque = new PendingPtr(pending);
-  const std::string* key = message.key();
+  const bool reference = pending->dead_letter_as_reference;  // too large: where to find it instead
+  if (reference) headers->add("cdc-cache-payload-omitted", "message too large for the dead-letter topic");
+  auto* opaque = new std::pair<PendingPtr, std::string>(pending, reason);
+  const std::string* key = reference ? nullptr : message.key();
   RdKafka::ErrorCode err = producer_->produce(
       config_.dead_letter_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<void*>(message.payload()), message.payload() ? message.len() : 0,
+      reference ? nullptr : const_cast<void*>(message.payload()), !reference && message.payload() ? message.len() : 0,
       key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, opaque);
   if (err == RdKafka::ERR_NO_ERROR) {
     ++dead_letters_in_flight_;  // the producer owns the headers now
@@ -992,36 +1013,43 @@ void Runner::dead_letter(const PendingPtr& pending, const std::string& reason) {
   }
   delete headers;
   delete opaque;
-  if (err == RdKafka::ERR__QUEUE_FULL) {
-    --counters_.dead_lettered;  // counted again on retry
-    dead_letter_retry_.emplace_back(pending, reason);
-    return;
+  dead_letter_failed(pending, reason, err, "produce");
+}
+
+// Not taken by Kafka: retried with backoff (unhealthy meanwhile), never committed past.
+void Runner::dead_letter_failed(const PendingPtr& pending, const std::string& reason, RdKafka::ErrorCode err,
+                                const char* stage) {
+  if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE)
+    pending->dead_letter_as_reference = true;
+  if (err != RdKafka::ERR__QUEUE_FULL) {
+    if (!dead_letters_failing_ || dead_letter_backoff_.attempts() % 10 == 0)
+      log(LogLevel::error, std::string("dead-letter ") + stage + " failed for " + origin_of(*pending) +
+                               ", retrying (not committed): " + RdKafka::err2str(err));
+    dead_letters_failing_ = true;
+    next_dead_letter_retry_ = Clock::now() + dead_letter_backoff_.next_delay();
   }
-  log(LogLevel::error, "dead-letter produce failed for " + origin + ", event dropped: " + RdKafka::err2str(err));
-  finish(pending);
+  dead_letter_retry_.emplace_back(pending, reason);
 }
 
 void Runner::retry_dead_letters() {
+  if (dead_letter_retry_.empty() || Clock::now() < next_dead_letter_retry_) return;
   size_t count = dead_letter_retry_.size();
   for (size_t i = 0; i < count; ++i) {
     auto item = std::move(dead_letter_retry_.front());
     dead_letter_retry_.pop_front();
-    dead_letter(item.first, item.second);
+    produce_dead_letter(item.first, item.second);
   }
 }
 
 void Runner::dr_cb(RdKafka::Message& message) {
-  std::unique_ptr<PendingPtr> holder(static_cast<PendingPtr*>(message.msg_opaque()));
+  std::unique_ptr<std::pair<PendingPtr, std::string>> holder(
+      static_cast<std::pair<PendingPtr, std::string>*>(message.msg_opaque()));
   if (!holder) return;
   --dead_letters_in_flight_;
-  if (message.err() != RdKafka::ERR_NO_ERROR) {
-    // Never block the partition: the event is logged with its origin and given up.
-    const PendingPtr& pending = *holder;
-    log(LogLevel::error, "dead-letter delivery failed for " + pending->partition->topic + "[" +
-                             std::to_string(pending->partition->partition) + "]@" + std::to_string(pending->offset) +
-                             ", event dropped: " + message.errstr());
-  }
-  finish(*holder);
+  if (message.err() != RdKafka::ERR_NO_ERROR) return dead_letter_failed(holder->first, holder->second, message.err(), "delivery");
+  if (dead_letter_retry_.empty()) dead_letters_failing_ = false;
+  dead_letter_backoff_.reset();
+  finish(holder->first);
 }
 
 void Runner::finish(const PendingPtr& pending) {
@@ -1306,7 +1334,7 @@ void Runner::publish_stats(bool force) {
   EngineStats snapshot = counters_;
   snapshot.running = true;
   snapshot.redis_connected = redis_up_;
-  snapshot.healthy = redis_up_ && !kafka_down_;
+  snapshot.healthy = redis_up_ && !kafka_down_ && !dead_letters_failing_;
   snapshot.handlers.in_flight = outstanding_batches_.size();
   snapshot.prefetch.bytes = static_cast<uint64_t>(prefetched_bytes_);
   snapshot.redis.batch_size_avg = counters_.redis.round_trips
