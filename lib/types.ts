@@ -20,6 +20,12 @@ export interface ChangeEventSource {
   tsMs: number;
 }
 
+/**
+ * A value of a row image. Integers beyond Number.MAX_SAFE_INTEGER (2^53 - 1: BIGINT ids, lsns)
+ * arrive as a string of their exact digits, never as a rounded number; smaller integers are numbers.
+ */
+export type RowValue = string | number | boolean | null | RowValue[] | { [field: string]: RowValue };
+
 /** A decoded change delivered to onChange handlers. */
 export interface ChangeEvent {
   kind: ChangeKind;
@@ -27,11 +33,11 @@ export interface ChangeEvent {
   op: ChangeOp | null;
   source: ChangeEventSource;
   /** Row image before the change (null for creates, and often for PostgreSQL updates). */
-  before: Record<string, unknown> | null;
+  before: Record<string, RowValue> | null;
   /** Row image after the change (null for deletes). */
-  after: Record<string, unknown> | null;
+  after: Record<string, RowValue> | null;
   /** The decoded Kafka message key. */
-  key: Record<string, unknown> | null;
+  key: Record<string, RowValue> | null;
   topic: string;
   partition: number;
   /** Kafka offset; a string because offsets are 64-bit. */

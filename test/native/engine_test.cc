@@ -1002,5 +1002,29 @@ TEST_F(EngineTest, DeadLetterIsCommittedOnlyOnceKafkaAcknowledgedIt) {
   stop_engine(engine);
 }
 
+// ---- Exact 64-bit integers reach JavaScript handlers (issue 10, item 9) ----
+
+TEST_F(EngineTest, HandlerEventsCarryIntegersBeyondTwoToThe53AsExactStrings) {
+  with_events_ = true;
+  kafka_.create_topic(kTopic, 1);
+  std::string value = customer_update_at(1, 9007199254740993, "big");
+  const std::string big_id = "9007199254740993";
+  value.replace(value.find(R"("after":{"id":1)") + 14, 1, big_id);
+  kafka_.produce(kTopic, 0, R"({"id":9007199254740993})", &value);
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-bigint", redis_.url(),
+                                           R"(,"jsHandlers":[{"id":1,"source":"public.*"}])"));
+  ASSERT_TRUE(engine);
+  Harness::Batch batch;
+  ASSERT_TRUE(harness_.next_batch(batch, 30s));
+  ASSERT_EQ(batch.events.size(), 1u);
+  // JSON.parse in the addon turns a bare 9007199254740993 into 9007199254740992.
+  EXPECT_NE(batch.events[0].after_json.find(R"("id":"9007199254740993")"), std::string::npos) << batch.events[0].after_json;
+  EXPECT_NE(batch.events[0].key_json.find(R"("id":"9007199254740993")"), std::string::npos) << batch.events[0].key_json;
+  EXPECT_NE(batch.events[0].before_json.find(R"("id":1)"), std::string::npos) << batch.events[0].before_json;
+  engine->ack(batch.token, true, "");
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

@@ -20,6 +20,7 @@
 #include "engine/offset_tracker.h"
 #include "kafka/clients.h"
 #include "redis/redis_client.h"
+#include "common/safe_integers.h"
 #include "redis/reply_class.h"
 #include "rules/versioned_refresh.h"
 #include "rules/rules.h"
@@ -737,9 +738,10 @@ void Runner::add_handler_event(JsHandler& handler, const RdKafka::Message& messa
   event.has_before = event_.before.present;
   event.has_after = event_.after.present;
   event.has_key = event_.key.present;
-  if (event.has_before) event.before_json = event_.before.json;
-  if (event.has_after) event.after_json = event_.after.json;
-  if (event.has_key) event.key_json = event_.key.json;
+  // JavaScript would round integers beyond 2^53: they go as exact strings.
+  if (event.has_before) event.before_json = quote_unsafe_integers(event_.before.json);
+  if (event.has_after) event.after_json = quote_unsafe_integers(event_.after.json);
+  if (event.has_key) event.key_json = quote_unsafe_integers(event_.key.json);
   event.topic = message.topic_name();
   event.partition = message.partition();
   event.offset = message.offset();
