@@ -90,6 +90,8 @@ export interface CdcCacheStats {
   deadLettered: number;
   keysDeleted: number;
   keysRefreshed: number;
+  /** Tombstones applied as deletes from their key (ExtractNewRecordState dropping the delete record). */
+  tombstoneDeletes: number;
   /** Refreshes not written because the key already held a newer source position (replays, reordering). */
   refreshesOlderSkipped: number;
   /** Updates refreshed without a before image (REPLICA IDENTITY DEFAULT, flattened records): a changed key field leaves the old key behind. */
@@ -125,6 +127,7 @@ export function emptyStats(): CdcCacheStats {
     deadLettered: 0,
     keysDeleted: 0,
     keysRefreshed: 0,
+    tombstoneDeletes: 0,
     refreshesOlderSkipped: 0,
     refreshesWithoutBefore: 0,
     redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, batchSizeAvg: 0 },

@@ -303,7 +303,9 @@ TEST_F(EngineTest, AppliesInvalidationsAndCommitsOffsets) {
     kafka_.produce(kTopic, id % 2, customer_key(id), &value);
   }
   std::string tombstone_key = customer_key(1);
-  kafka_.produce(kTopic, 1, tombstone_key, nullptr);  // a tombstone: skipped, still committed
+  // A tombstone without its delete record before it (ExtractNewRecordState dropped it): a delete
+  // from its key (the key is gone already), committed like the rest.
+  kafka_.produce(kTopic, 1, tombstone_key, nullptr);
   kafka_.flush();
 
   auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-apply", redis_.url()));
@@ -319,8 +321,9 @@ TEST_F(EngineTest, AppliesInvalidationsAndCommitsOffsets) {
   EXPECT_TRUE(stats.healthy);
   EXPECT_TRUE(stats.redis_connected);
   EXPECT_EQ(stats.consumed, 41u);
-  EXPECT_EQ(stats.applied, 40u);
-  EXPECT_EQ(stats.skipped.tombstone, 1u);
+  EXPECT_EQ(stats.applied, 41u);
+  EXPECT_EQ(stats.tombstone_deletes, 1u);
+  EXPECT_EQ(stats.skipped.tombstone, 0u);
   EXPECT_EQ(stats.keys_deleted, 40u);
   EXPECT_GE(stats.redis.round_trips, 1u);
   EXPECT_EQ(stats.kafka_lag.count, 41u);
@@ -1023,6 +1026,40 @@ TEST_F(EngineTest, HandlerEventsCarryIntegersBeyondTwoToThe53AsExactStrings) {
   EXPECT_NE(batch.events[0].key_json.find(R"("id":"9007199254740993")"), std::string::npos) << batch.events[0].key_json;
   EXPECT_NE(batch.events[0].before_json.find(R"("id":1)"), std::string::npos) << batch.events[0].before_json;
   engine->ack(batch.token, true, "");
+  stop_engine(engine);
+}
+
+// ---- Deletes that arrive only as tombstones (issue 10, item 3) ----
+
+std::string customer_delete(int id) {
+  std::string n = std::to_string(id);
+  return R"({"before":{"id":)" + n + R"(,"email":"gone)" + n + R"(@example.com"},"after":null,)"
+         R"("source":{"connector":"postgresql","name":"dbserver1","ts_ms":1790710562903,"db":"inventory",)"
+         R"("schema":"public","table":"customers","lsn":400},"op":"d","ts_ms":1790710563391})";
+}
+
+// ExtractNewRecordState with delete.tombstone.handling.mode=tombstone: the delete is only a
+// tombstone keyed by the primary key. It deletes the key rendered from the message key, whether
+// the topic's source is known from earlier events or only from its name.
+TEST_F(EngineTest, TombstoneOnlyDeletesAreApplied) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 6);
+  kafka_.produce(kTopic, 0, customer_key(1), nullptr);  // before any event of the topic: from its name
+  std::string update = customer_update(2);
+  kafka_.produce(kTopic, 0, customer_key(2), &update);
+  kafka_.produce(kTopic, 0, customer_key(3), nullptr);  // source known from the update
+  std::string full_delete = customer_delete(4);
+  kafka_.produce(kTopic, 0, customer_key(4), &full_delete);
+  kafka_.produce(kTopic, 0, customer_key(4), nullptr);  // follows its delete envelope: nothing more
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-tombstone", redis_.url()));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 30s)) << committed_in_stats(*engine, 0);
+  for (int id = 1; id <= 4; ++id) EXPECT_FALSE(key_exists(redis_, id)) << id;
+  EXPECT_TRUE(key_exists(redis_, 5));
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.tombstone_deletes, 2u);
+  EXPECT_EQ(stats.skipped.tombstone, 1u);
   stop_engine(engine);
 }
 

@@ -20,6 +20,7 @@ describe('createPrometheusCollector', () => {
       skipped: { tombstone: 2, heartbeat: 1, transaction: 0, schemaChange: 0, noRule: 0, truncate: 0, message: 0 },
       deadLettered: 1,
       keysDeleted: 12,
+      tombstoneDeletes: 0,
       refreshesOlderSkipped: 0,
       refreshesWithoutBefore: 0,
       redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, batchSizeAvg: 4.5 },

@@ -435,6 +435,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     object.Set("keysDeleted", count(stats.keys_deleted));
     object.Set("keysRefreshed", count(stats.keys_refreshed));
     object.Set("refreshesOlderSkipped", count(stats.refreshes_older_skipped));
+    object.Set("tombstoneDeletes", count(stats.tombstone_deletes));
     object.Set("refreshesWithoutBefore", count(stats.refreshes_without_before));
     Napi::Object redis = Napi::Object::New(env);
     redis.Set("roundTrips", count(stats.redis.round_trips));

@@ -118,6 +118,8 @@ struct PartitionState {
   int64_t high_watermark = -1;  // cached locally by librdkafka from fetch responses
   size_t unfinished = 0;        // messages begun and not finished
   bool active = true;           // false once revoked: late completions are ignored
+  std::string source_name;      // the source its change events name (for tombstone-only deletes)
+  std::string last_delete_key;  // key of the last message when it was a delete (its tombstone follows)
 };
 using PartitionPtr = std::shared_ptr<PartitionState>;
 
@@ -210,6 +212,8 @@ class Runner : public RdKafka::RebalanceCb,
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   void skip(PartitionState& partition, int64_t offset, uint64_t& counter);
   void record_lag(int64_t kafka_ts_ms, int64_t source_ts_ms);
+  void remember_for_tombstones(PartitionState& partition, std::string_view key);
+  bool tombstone_as_delete(PartitionState& partition, std::string_view key, std::string_view topic);
   void add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending);
   void seal_handler_batches();
   void deliver_handler_batches();
@@ -687,7 +691,10 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
     return;
   }
   switch (event_.kind) {
-    case EventKind::tombstone: return skip(*partition, offset, counters_.skipped.tombstone);
+    case EventKind::tombstone:
+      if (!tombstone_as_delete(*partition, key, topic_of(*message))) return skip(*partition, offset, counters_.skipped.tombstone);
+      ++counters_.tombstone_deletes;
+      break;
     case EventKind::heartbeat: return skip(*partition, offset, counters_.skipped.heartbeat);
     case EventKind::transaction: return skip(*partition, offset, counters_.skipped.transaction);
     case EventKind::schema_change: return skip(*partition, offset, counters_.skipped.schema_change);
@@ -695,6 +702,7 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return skip(*partition, offset, counters_.skipped.message);
+  remember_for_tombstones(*partition, key);
 
   planned_.clear();
   bool matched = false;
@@ -728,6 +736,43 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
     for (JsHandler& handler : handlers_)
       if (glob_matches(handler.source, event_.source.name)) add_handler_event(handler, *pending->message, pending);
   }
+}
+
+// What a later tombstone of this partition needs: the source its topic carries, and the key of a
+// delete just seen (the tombstone that follows a full delete envelope adds nothing).
+void Runner::remember_for_tombstones(PartitionState& partition, std::string_view key) {
+  if (event_.kind == EventKind::tombstone) return;
+  if (partition.source_name != event_.source.name) partition.source_name = event_.source.name;
+  if (event_.op == Op::remove) {
+    partition.last_delete_key.assign(key.data(), key.size());
+  } else if (!partition.last_delete_key.empty()) {
+    partition.last_delete_key.clear();
+  }
+}
+
+// ExtractNewRecordState can drop the delete record and keep its tombstone: then the tombstone is
+// the only trace of the delete. It becomes a delete rendered from its key when its topic maps to a
+// source with rules: the source its earlier events named, else "<prefix>.<schema>.<table>".
+bool Runner::tombstone_as_delete(PartitionState& partition, std::string_view key, std::string_view topic) {
+  if (!event_.key.present) return false;
+  if (!partition.last_delete_key.empty() && partition.last_delete_key == key) {
+    partition.last_delete_key.clear();
+    return false;  // the delete itself was applied
+  }
+  std::string name = partition.source_name;
+  if (name.empty()) {
+    size_t last = topic.rfind('.');
+    size_t before = last == std::string_view::npos || last == 0 ? std::string_view::npos : topic.rfind('.', last - 1);
+    if (before == std::string_view::npos) return false;
+    name.assign(topic.substr(before + 1));
+  }
+  if (!rules_.matches(name)) return false;
+  event_.kind = EventKind::change;
+  event_.op = Op::remove;
+  event_.source.name = std::move(name);
+  size_t dot = event_.source.name.find('.');
+  event_.source.table = event_.source.name.substr(dot + 1);
+  return true;
 }
 
 void Runner::add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending) {
