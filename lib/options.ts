@@ -39,6 +39,10 @@ export interface RedisOptions {
   url: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** WAIT for this many replicas after every batch before it counts as acknowledged (0: off). */
+  waitReplicas?: number;
+  /** How long each WAIT may take; below commandTimeoutMs. */
+  waitTimeoutMs?: number;
 }
 
 export interface RefreshOptions {
@@ -150,7 +154,7 @@ export interface NativeEngineConfig {
 
 export const DEFAULTS = Object.freeze({
   kafka: Object.freeze({ prefetchBytes: 32 * 1024 * 1024 }),
-  redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000 }),
+  redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000, waitReplicas: 0, waitTimeoutMs: 1000 }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
   batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 }),
@@ -472,7 +476,7 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
 }
 
 function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
-  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs'])) return undefined;
+  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs'])) return undefined;
   const shape = 'redis://[user[:password]@]host[:port][/db] or rediss://...';
   let urlOk = false;
   if (typeof value.url !== 'string' || value.url.length === 0) {
@@ -501,8 +505,16 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
   const commandTimeoutMs = value.commandTimeoutMs ?? DEFAULTS.redis.commandTimeoutMs;
   const a = c.integer('redis.connectTimeoutMs', connectTimeoutMs, 1, 600_000);
   const b = c.integer('redis.commandTimeoutMs', commandTimeoutMs, 1, 600_000);
-  if (!urlOk || !a || !b) return undefined;
-  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs };
+  const waitReplicas = value.waitReplicas ?? DEFAULTS.redis.waitReplicas;
+  const waitTimeoutMs = value.waitTimeoutMs ?? DEFAULTS.redis.waitTimeoutMs;
+  const w = c.integer('redis.waitReplicas', waitReplicas, 0, 100);
+  let t = c.integer('redis.waitTimeoutMs', waitTimeoutMs, 1, 600_000);
+  if (t && w && b && (waitReplicas as number) > 0 && (waitTimeoutMs as number) >= (commandTimeoutMs as number)) {
+    c.fail('redis.waitTimeoutMs', `must be below redis.commandTimeoutMs (${commandTimeoutMs})`);
+    t = false;
+  }
+  if (!urlOk || !a || !b || !w || !t) return undefined;
+  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs, waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number };
 }
 
 function checkTemplateList(c: Checker, path: string, value: unknown): string[] | undefined {

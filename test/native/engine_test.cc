@@ -1063,5 +1063,29 @@ TEST_F(EngineTest, TombstoneOnlyDeletesAreApplied) {
   stop_engine(engine);
 }
 
+// ---- redis.waitReplicas (issue 10, item 12) ----
+
+// A batch counts as acknowledged only once a replica has it: without a replica nothing is
+// committed (unhealthy); once one attaches, everything is.
+TEST_F(EngineTest, WaitReplicasHoldsCommitsUntilAReplicaAcknowledges) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 5);
+  produce_updates(kafka_, 0, 5);
+  std::string config = engine_config(kafka_.bootstraps(), "g-wait", redis_.url());
+  const std::string timeouts = R"("commandTimeoutMs":1000})";
+  config.replace(config.find(timeouts), timeouts.size(), R"("commandTimeoutMs":1000,"waitReplicas":1,"waitTimeoutMs":200})");
+  auto engine = start_engine(config);
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 5); }, 30s));  // written, not yet durable
+  EXPECT_TRUE(wait_until([&] { return engine->stats().redis.errors > 0 && !engine->stats().healthy; }, 15s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  ASSERT_TRUE(replica.running()) << replica.error();
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 60s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 15s));
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

@@ -29,6 +29,10 @@ struct KafkaSettings {
 struct RedisSettings {
   RedisEndpoint endpoint;
   RedisOptions options;
+  // WAIT n after every pipeline: a batch counts as acknowledged only once n replicas have it
+  // (a failover then cannot lose acknowledged deletes). 0: off.
+  int wait_replicas = 0;
+  int wait_timeout_ms = 1000;  // below commandTimeoutMs
 };
 
 struct BatchSettings {

@@ -880,6 +880,11 @@ void Runner::queue_invalidate(ControlItem& item) {
 
 void Runner::seal_pipeline() {
   if (current_.commands.empty()) return;
+  if (config_.redis.wait_replicas > 0) {  // checked by outage_in: fewer replicas is an outage
+    current_.commands.push_back(Command{{"WAIT", std::to_string(config_.redis.wait_replicas),
+                                         std::to_string(config_.redis.wait_timeout_ms)}});
+    current_.origins.push_back(CommandOrigin{});
+  }
   pipelines_.push_back(std::move(current_));
   current_ = Pipeline{};
 }
@@ -958,6 +963,13 @@ bool Runner::receive_front() {
 Status Runner::outage_in(const Pipeline& pipeline) {
   for (size_t i = 0; i < pipeline.commands.size(); ++i) {
     const Reply& reply = replies_[i];
+    if (pipeline.commands[i].argv[0] == "WAIT" && !reply.error &&
+        reply.integer < config_.redis.wait_replicas) {  // redis.waitReplicas: not durable yet
+      ++counters_.redis.errors;
+      return Status::Error("redis WAIT: " + std::to_string(reply.integer) + " of " +
+                           std::to_string(config_.redis.wait_replicas) + " replica(s) acknowledged within " +
+                           std::to_string(config_.redis.wait_timeout_ms) + " ms");
+    }
     if (!reply.error) continue;
     ReplyClass cls = classify_error_reply(reply.text);
     const bool refresh = pipeline.origins[i].message && is_refresh(pipeline.commands[i]);
