@@ -1,5 +1,5 @@
 // Helpers for end-to-end tests against the local infrastructure started by scripts/infra.
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import { existsSync, readFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { Client } from 'pg';
@@ -60,4 +60,26 @@ export async function pgClient(): Promise<Client> {
 /** A value unique to this run, so reruns against the same database and topics never collide. */
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The MariaDB source (scripts/infra-lib/mariadb.sh): MARIADB_URL from process.env, else .infra/env. */
+export function mariadbUrl(): string {
+  const url = process.env.MARIADB_URL ?? (readInfraEnv() as unknown as Record<string, string | undefined>).MARIADB_URL;
+  if (!url) throw new Error(`${ENV_FILE} has no MARIADB_URL: run scripts/infra up`);
+  return url;
+}
+
+/**
+ * Runs SQL on the MariaDB inventory database through the `mariadb` command-line client (Debian's
+ * mariadb-client, installed by scripts/setup; no npm driver needed). Statements separated by `;` run
+ * in one session, so `START TRANSACTION; ...; COMMIT` is one transaction. Resolves to stdout (tab-separated rows).
+ */
+export function mariadbQuery(sql: string): Promise<string> {
+  const url = new URL(mariadbUrl());
+  const args = ['--no-defaults', '--batch', '--skip-column-names', '-h', url.hostname, '-P', url.port,
+    '-u', decodeURIComponent(url.username), url.pathname.slice(1), '-e', sql];
+  return new Promise((resolve, reject) => {
+    execFile('mariadb', args, { env: { ...process.env, MYSQL_PWD: decodeURIComponent(url.password) }, timeout: 30_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`mariadb: ${stderr.trim() || error.message}\nSQL: ${sql}`)) : resolve(stdout)));
+  });
 }

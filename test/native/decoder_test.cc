@@ -149,6 +149,42 @@ const std::vector<FixtureExpectation>& expectations() {
        {"before.id=1004", "before.first_name=Anne", "after.id=1004", "after.first_name=Anne1"}},
       {"mysql/mysql-v2.4-decimal-bytes-create.with-schema.json", EventKind::change, 'c', "cdc.product", "mysql",
        "binlog.000002:973", 1713518096000, {"after.id=3", "after.price=JxA="}},
+      // Real MariaDB 10.11 events through Debezium's MySQL connector 2.6.2 (connector.adapter=mariadb),
+      // captured from scripts/infra; connector settings in scripts/infra-lib/connectors/inventory-mariadb.json.
+      {"mysql/mysql-v2.6-mariadb-create-in-transaction.with-schema.json", EventKind::change, 'c',
+       "inventory.customers", "mysql", "mariadb-bin.000001:19201", 1796164290000,
+       {"before=absent", "after.id=1005", "after.email=kitt@acme.com", "key.id=1005"}},
+      {"mysql/mysql-v2.6-mariadb-create-types.with-schema.json", EventKind::change, 'c', "inventory.type_samples",
+       "mysql", "mariadb-bin.000001:21451", 1796164290000,
+       {"after.id=18446744073709551614", "after.active=false", "after.price=-98765432.1234",
+        "after.placed_at=946684799000", "after.size=medium", "after.attrs={\"k\": \"v\", \"n\": [1, 2.5, null]}",
+        "after.counter=18446744073709551613", "key.id=18446744073709551614"}},
+      {"mysql/mysql-v2.6-mariadb-delete-tombstone.tombstone", EventKind::tombstone, 0, "", "", "", 0,
+       {"before=absent", "after=absent", "key.id=1005"}},
+      {"mysql/mysql-v2.6-mariadb-delete.with-schema.json", EventKind::change, 'd', "inventory.customers", "mysql",
+       "mariadb-bin.000001:20987", 1796164290000, {"after=absent", "before.id=1005", "before.email=sarah.thompson@acme.com"}},
+      {"mysql/mysql-v2.6-mariadb-schema-change-alter.with-schema.json", EventKind::schema_change, 0,
+       "inventory.customers", "mysql", "mariadb-bin.000001:19917", 1796164290000,
+       {"before=absent", "after=absent", "key.databaseName=inventory"}},
+      {"mysql/mysql-v2.6-mariadb-snapshot-read-types.with-schema.json", EventKind::change, 'r',
+       "inventory.type_samples", "mysql", "mariadb-bin.000001:4665", 1796163759000,
+       {"before=absent", "after.id=18446744073709551615", "after.active=true", "after.price=1234.5000",
+        "after.placed_at=1709214310000", "after.size=large", "after.counter=9223372036854775808",
+        "key.id=18446744073709551615"}},
+      {"mysql/mysql-v2.6-mariadb-transaction-begin.with-schema.json", EventKind::transaction, 0, "", "", "", 0,
+       {"before=absent", "after=absent", "key.id=0-1-56"}},
+      {"mysql/mysql-v2.6-mariadb-transaction-end.with-schema.json", EventKind::transaction, 0, "", "", "", 0,
+       {"before=absent", "after=absent"}},
+      {"mysql/mysql-v2.6-mariadb-update-after-ddl.with-schema.json", EventKind::change, 'u', "inventory.customers",
+       "mysql", "mariadb-bin.000001:20244", 1796164290000,
+       {"before.nickname=<null>", "after.nickname=kitt", "after.id=1005"}},
+      {"mysql/mysql-v2.6-mariadb-update-types.with-schema.json", EventKind::change, 'u', "inventory.type_samples",
+       "mysql", "mariadb-bin.000001:21826", 1796164290000,
+       {"before.active=false", "after.active=true", "before.price=-98765432.1234", "after.price=0.5000",
+        "before.size=medium", "after.size=small", "after.attrs=<null>", "after.id=18446744073709551614"}},
+      {"mysql/mysql-v2.6-mariadb-update.with-schema.json", EventKind::change, 'u', "inventory.customers", "mysql",
+       "mariadb-bin.000001:19726", 1796164290000,
+       {"before.email=kitt@acme.com", "after.email=sarah.thompson@acme.com"}},
       {"mysql/mysql-v3.0-snapshot-read.schemaless.json", EventKind::change, 'r', "inventory.customers", "mysql",
        "mysql-bin.000003:797", 1731327511000, {"after.id=1004"}},
       {"mysql/mysql-v3.0-update.schemaless.json", EventKind::change, 'u', "inventory.customers", "mysql",
@@ -273,6 +309,22 @@ TEST(DecoderFixtures, TimestampsAndTransactionMetadata) {
   EXPECT_EQ(e.ts_ms, 1704355839905);
   ASSERT_TRUE(decode_fixture(decoder, "mongodb/mongo-v2.7-update-full.schemaless.json", e).ok());
   EXPECT_NE(e.update_description.find("updatedFields"), std::string::npos);
+}
+
+TEST(DecoderFixtures, MariaDbTransactionsCarryTheGtid) {
+  // MariaDB GTIDs (domain-server-sequence) name the transaction in its BEGIN/END messages and in every
+  // data event of it (provide.transaction.metadata=true).
+  Decoder decoder;
+  ChangeEvent e;
+  ASSERT_TRUE(decode_fixture(decoder, "mysql/mysql-v2.6-mariadb-transaction-begin.with-schema.json", e).ok());
+  EXPECT_EQ(e.tx_status, "BEGIN");
+  EXPECT_EQ(e.tx_id, "0-1-56");
+  ASSERT_TRUE(decode_fixture(decoder, "mysql/mysql-v2.6-mariadb-transaction-end.with-schema.json", e).ok());
+  EXPECT_EQ(e.tx_status, "END");
+  EXPECT_EQ(e.tx_id, "0-1-56");
+  ASSERT_TRUE(decode_fixture(decoder, "mysql/mysql-v2.6-mariadb-create-in-transaction.with-schema.json", e).ok());
+  EXPECT_EQ(e.tx_id, "0-1-56");
+  EXPECT_EQ(e.ts_ms, 1796164290568);
 }
 
 // ---- canonical values ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CacheInvalidationModule } from 'cdc-cache/nest';
-import { EXAMPLE_CONFIG, ExampleConfig, loadConfig } from './config';
+import { EXAMPLE_CONFIG, ExampleConfig, SOURCES, loadConfig } from './config';
 import { CustomerCache } from './customer-cache';
 import { CustomerChangesListener } from './customer-changes.listener';
 import { InvoicesController } from './invoices.controller';
@@ -12,14 +12,16 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
     CacheInvalidationModule.forRootAsync({
       useFactory: () => {
         const config: ExampleConfig = loadConfig();
+        const source = SOURCES[config.source];
         return {
           kafka: {
             brokers: config.kafkaBrokers,
-            groupId: 'invoice-service',
-            topics: ['dbserver1.public.customers'],
+            groupId: source.groupId,
+            topics: [source.topic],
           },
           redis: { url: config.redisUrl },
-          rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'] }],
+          keyPrefix: source.keyPrefix,
+          rules: [{ source: source.sourceName, invalidate: ['customer:{id}', 'customer:email:{email}'] }],
           deadLetterTopic: 'cdc-cache.dead-letter',
         };
       },

@@ -1,7 +1,12 @@
 // The example reads its endpoints from the environment (scripts/infra writes them to .infra/env).
+// DEMO_SOURCE picks the database that owns the customers: postgres (default, PG_URL) or mariadb (MARIADB_URL).
+export type ExampleSource = 'postgres' | 'mariadb';
+
 export interface ExampleConfig {
   port: number;
-  pgUrl: string;
+  source: ExampleSource;
+  /** The URL of the source database (PG_URL or MARIADB_URL). */
+  sourceUrl: string;
   redisUrl: string;
   kafkaBrokers: string;
 }
@@ -12,13 +17,34 @@ function required(name: string): string {
   return value;
 }
 
+function source(): ExampleSource {
+  const value = process.env.DEMO_SOURCE ?? 'postgres';
+  if (value !== 'postgres' && value !== 'mariadb') {
+    throw new Error(`examples/nestjs: DEMO_SOURCE must be postgres or mariadb, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 export function loadConfig(): ExampleConfig {
+  const chosen = source();
   return {
     port: Number(process.env.PORT ?? 3080),
-    pgUrl: required('PG_URL'),
+    source: chosen,
+    sourceUrl: required(chosen === 'mariadb' ? 'MARIADB_URL' : 'PG_URL'),
     redisUrl: required('REDIS_URL'),
     kafkaBrokers: required('KAFKA_BROKERS'),
   };
 }
+
+/** Where each source's customer changes arrive, the name rules match, and the cache keys' prefix. */
+export const SOURCES = {
+  postgres: { topic: 'dbserver1.public.customers', sourceName: 'public.customers', keyPrefix: '', groupId: 'invoice-service' },
+  mariadb: {
+    topic: 'mariadb1.inventory.customers',
+    sourceName: 'inventory.customers',
+    keyPrefix: 'mariadb:', // the two databases number their customers alike
+    groupId: 'invoice-service-mariadb',
+  },
+} as const;
 
 export const EXAMPLE_CONFIG = Symbol('EXAMPLE_CONFIG');

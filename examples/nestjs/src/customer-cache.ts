@@ -1,44 +1,37 @@
 // The invoice service's cache-aside read of customer rows it does not own.
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
-import { Pool } from 'pg';
-import { EXAMPLE_CONFIG, ExampleConfig } from './config';
+import { EXAMPLE_CONFIG, ExampleConfig, SOURCES } from './config';
+import { Customer, CustomerStore, openCustomerStore } from './customer-store';
 
-export interface Customer {
-  id: number;
-  first_name: string;
-  last_name: string;
-  email: string;
-}
+export type { Customer } from './customer-store';
 
-export const customerKey = (id: number) => `customer:${id}`;
+/** The cache key of a customer; the source's prefix comes first (the invalidator's keyPrefix). */
+export const customerKey = (id: number, config: ExampleConfig) => `${SOURCES[config.source].keyPrefix}customer:${id}`;
 
 @Injectable()
 export class CustomerCache implements OnModuleDestroy {
   private readonly redis: Redis;
-  private readonly pool: Pool;
+  private readonly store: CustomerStore;
 
-  constructor(@Inject(EXAMPLE_CONFIG) config: ExampleConfig) {
+  constructor(@Inject(EXAMPLE_CONFIG) private readonly config: ExampleConfig) {
     this.redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
-    this.pool = new Pool({ connectionString: config.pgUrl, max: 4 });
+    this.store = openCustomerStore(config);
   }
 
   /** Returns the customer and whether it came from the cache. */
   async get(id: number): Promise<{ customer: Customer | null; cache: 'hit' | 'miss' }> {
-    const cached = await this.redis.get(customerKey(id));
+    const key = customerKey(id, this.config);
+    const cached = await this.redis.get(key);
     if (cached !== null) return { customer: JSON.parse(cached) as Customer, cache: 'hit' };
 
-    const { rows } = await this.pool.query<Customer>(
-      'SELECT id, first_name, last_name, email FROM customers WHERE id = $1',
-      [id],
-    );
-    const customer = rows[0] ?? null;
+    const customer = await this.store.find(id);
     // No TTL needed for correctness: cdc-cache deletes the key when the row changes.
-    if (customer) await this.redis.set(customerKey(id), JSON.stringify(customer), 'EX', 3600);
+    if (customer) await this.redis.set(key, JSON.stringify(customer), 'EX', 3600);
     return { customer, cache: 'miss' };
   }
 
   async onModuleDestroy(): Promise<void> {
-    await Promise.allSettled([this.redis.quit(), this.pool.end()]);
+    await Promise.allSettled([this.redis.quit(), this.store.end()]);
   }
 }

@@ -16,7 +16,8 @@ export class CustomerChangesListener {
   private readonly recent: SeenChange[] = [];
   total = 0;
 
-  @OnChange('public.customers')
+  // public.customers (PostgreSQL) or inventory.customers (MariaDB): whichever source the app runs on.
+  @OnChange('*.customers')
   handle(events: ChangeEvent[]): void {
     for (const event of events) {
       const row = (event.after ?? event.before ?? {}) as Record<string, unknown>;

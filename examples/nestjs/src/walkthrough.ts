@@ -1,11 +1,13 @@
-// The scripted demo: cache miss, hit, a change committed in PostgreSQL, the invalidation seen in
-// Redis, and a fresh read. Exits non-zero naming the step that failed.
+// The scripted demo: cache miss, hit, a change committed in the source database (PostgreSQL, or
+// MariaDB with DEMO_SOURCE=mariadb), the invalidation seen in Redis, and a fresh read. Exits non-zero
+// naming the step that failed.
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { customerKey } from './customer-cache';
+import { openCustomerStore } from './customer-store';
 import { loadConfig } from './config';
 
 const config = loadConfig();
+const database = config.source === 'mariadb' ? 'MariaDB' : 'PostgreSQL';
 const baseUrl = `http://127.0.0.1:${config.port}`;
 
 class StepFailed extends Error {}
@@ -37,19 +39,14 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 async function main(): Promise<void> {
-  const pg = new Client({ connectionString: config.pgUrl });
+  const store = openCustomerStore(config);
   const redis = new Redis(config.redisUrl);
-  await pg.connect();
   let current = 0;
   try {
     current = 1;
-    step(current, 'A customer row owned by the customer service (PostgreSQL, database inventory)');
+    step(current, `A customer row owned by the customer service (${database}, database inventory)`);
     const suffix = Date.now().toString(36);
-    const inserted = await pg.query<{ id: number }>(
-      'INSERT INTO customers (first_name, last_name, email) VALUES ($1, $2, $3) RETURNING id',
-      ['Ada', 'Lovelace', `ada.${suffix}@example.com`],
-    );
-    const id = inserted.rows[0].id;
+    const id = await store.insert('Ada', 'Lovelace', `ada.${suffix}@example.com`);
     console.log(`    inserted customer ${id} <ada.${suffix}@example.com>`);
 
     current = 2;
@@ -69,19 +66,19 @@ async function main(): Promise<void> {
     expect(second.cache === 'hit', `expected a cache hit, got ${second.cache}`);
 
     current = 4;
-    step(current, "UPDATE the customer's email in PostgreSQL");
+    step(current, `UPDATE the customer's email in ${database}`);
     const newEmail = `ada.lovelace.${suffix}@example.org`;
-    await pg.query('UPDATE customers SET email = $1 WHERE id = $2', [newEmail, id]);
+    await store.updateEmail(id, newEmail);
     const committedAt = process.hrtime.bigint();
     console.log(`    committed: email is now ${newEmail}`);
 
     current = 5;
-    step(current, `Wait for cdc-cache to delete ${customerKey(id)} from Redis`);
-    await waitFor(`${customerKey(id)} to be deleted`, 60_000, async () =>
-      (await redis.exists(customerKey(id))) === 0 ? true : undefined,
+    step(current, `Wait for cdc-cache to delete ${customerKey(id, config)} from Redis`);
+    await waitFor(`${customerKey(id, config)} to be deleted`, 60_000, async () =>
+      (await redis.exists(customerKey(id, config))) === 0 ? true : undefined,
     );
     const elapsedMs = Number(process.hrtime.bigint() - committedAt) / 1e6;
-    console.log(`    deleted ${elapsedMs.toFixed(1)} ms after the PostgreSQL commit`);
+    console.log(`    deleted ${elapsedMs.toFixed(1)} ms after the ${database} commit`);
 
     current = 6;
     step(current, 'GET the invoice again: a miss, with the fresh email');
@@ -94,13 +91,13 @@ async function main(): Promise<void> {
     const seen = (await (await fetch(`${baseUrl}/changes`)).json()) as { total: number; recent: unknown[] };
     console.log(`    ${seen.total} change events so far; latest: ${JSON.stringify(seen.recent.at(-1))}`);
 
-    console.log(`\nDemo passed: PostgreSQL commit -> Redis delete in ${elapsedMs.toFixed(1)} ms.`);
+    console.log(`\nDemo passed: ${database} commit -> Redis delete in ${elapsedMs.toFixed(1)} ms.`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`\nDemo failed at step ${current}: ${message}`);
     process.exitCode = 1;
   } finally {
-    await pg.end();
+    await store.end();
     redis.disconnect();
   }
 }
