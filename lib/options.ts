@@ -103,6 +103,8 @@ export interface CdcCacheOptions {
   /** Offset commit interval. Default 1000 ms. */
   commitIntervalMs?: number;
   handlers?: HandlerOptions;
+  /** invalidate() rejects after this long without Redis acknowledging (e.g. an outage). Default 30000 ms. */
+  invalidateTimeoutMs?: number;
   /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
   logger?: CdcCacheLogger;
 }
@@ -130,6 +132,7 @@ export interface ResolvedCdcCacheOptions {
   batch: Required<BatchOptions>;
   commitIntervalMs: number;
   handlers: Required<HandlerOptions>;
+  invalidateTimeoutMs: number;
   logger?: CdcCacheLogger;
 }
 
@@ -159,6 +162,7 @@ export const DEFAULTS = Object.freeze({
   deleteCommand: 'UNLINK' as DeleteCommand,
   batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 }),
   commitIntervalMs: 1000,
+  invalidateTimeoutMs: 30_000,
   handlers: Object.freeze({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 }),
 });
 
@@ -372,6 +376,7 @@ const TOP_LEVEL_KEYS = [
   'batch',
   'commitIntervalMs',
   'handlers',
+  'invalidateTimeoutMs',
   'logger',
 ] as const;
 
@@ -651,6 +656,9 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   c.integer('handlers.attempts', handlers.attempts, 1, 100);
   c.integer('handlers.retryDelayMs', handlers.retryDelayMs, 0, 600_000);
 
+  const invalidateTimeoutMs = o.invalidateTimeoutMs ?? DEFAULTS.invalidateTimeoutMs;
+  c.integer('invalidateTimeoutMs', invalidateTimeoutMs, 1, 3_600_000);
+
   const logger = o.logger === undefined ? undefined : checkLogger(c, o.logger);
 
   if (c.issues.length > 0 || !kafka || !redis || !rules) throwIssues(options, c.issues);
@@ -664,6 +672,7 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     batch,
     commitIntervalMs: commitIntervalMs as number,
     handlers,
+    invalidateTimeoutMs: invalidateTimeoutMs as number,
     ...(logger ? { logger } : {}),
   };
 }

@@ -45,7 +45,8 @@ using std::chrono::milliseconds;
 constexpr size_t kControlQueueLimit = 10000;      // pending invalidate/ack requests from JS
 constexpr size_t kKeysPerInvalidateCommand = 512;  // one UNLINK per this many keys
 constexpr auto kStatsInterval = milliseconds(100);
-constexpr size_t kMaxDeadLettersWaiting = 1000;  // dead letters not yet acknowledged by Kafka
+constexpr size_t kMaxDeadLettersWaiting = 1000;
+constexpr size_t kMaxInvalidatesWaiting = 10000;  // invalidate() requests not yet acknowledged by Redis  // dead letters not yet acknowledged by Kafka
 constexpr auto kIdlePollTimeout = milliseconds(50);
 constexpr auto kDrainTimeout = milliseconds(10000);  // stop and revoke: wait for in-flight effects
 constexpr auto kAbandonDrainTimeout = milliseconds(2000);  // the JS environment is going away
@@ -860,6 +861,12 @@ void Runner::process_ack(ControlItem& item) {
 void Runner::queue_invalidate(ControlItem& item) {
   if (item.keys.empty()) {
     if (item.done) item.done(Status::Ok(), 0);
+    return;
+  }
+  if (invalidates_.size() >= kMaxInvalidatesWaiting) {  // an outage must not grow memory without end
+    if (item.done)
+      item.done(Status::Error(std::to_string(kMaxInvalidatesWaiting) +
+                              " invalidate() requests already wait for Redis; try again later"), 0);
     return;
   }
   uint64_t id = ++next_invalidate_id_;
