@@ -1087,5 +1087,39 @@ TEST_F(EngineTest, WaitReplicasHoldsCommitsUntilAReplicaAcknowledges) {
   stop_engine(engine);
 }
 
+// ---- One handler batch per partition in flight (issue 10, item 8) ----
+
+TEST_F(EngineTest, AtMostOneHandlerBatchPerPartitionInFlight) {
+  with_events_ = true;
+  kafka_.create_topic(kTopic, 2);
+  for (int id = 0; id < 6; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id < 4 ? 0 : 1, customer_key(id), &value);  // partition 0: 4, partition 1: 2
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-order", redis_.url(),
+                                           R"(,"handlers":{"maxBatchSize":2,"maxInFlight":4},)"
+                                           R"("jsHandlers":[{"id":3,"source":"public.*"}])"));
+  ASSERT_TRUE(engine);
+  // Both partitions run in parallel, but the second batch of partition 0 waits for the first.
+  std::vector<Harness::Batch> delivered;
+  Harness::Batch batch;
+  while (harness_.next_batch(batch, delivered.size() < 2 ? 30s : 1500ms)) delivered.push_back(std::move(batch));
+  ASSERT_EQ(delivered.size(), 2u);
+  EXPECT_NE(delivered[0].events[0].partition, delivered[1].events[0].partition);
+  for (const Harness::Batch& b : delivered)
+    for (const HandlerEvent& event : b.events) EXPECT_EQ(event.partition, b.events[0].partition);
+  const Harness::Batch& first_p0 = delivered[0].events[0].partition == 0 ? delivered[0] : delivered[1];
+  EXPECT_EQ(first_p0.events[0].offset, 0);
+  engine->ack(first_p0.token, true, "");
+  ASSERT_TRUE(harness_.next_batch(batch, 30s));
+  EXPECT_EQ(batch.events[0].partition, 0);
+  EXPECT_EQ(batch.events[0].offset, 2);
+  engine->ack(batch.token, true, "");
+  engine->ack(delivered[0].events[0].partition == 1 ? delivered[0].token : delivered[1].token, true, "");
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 4 && committed_in_stats(*engine, 1) == 2; }, 15s));
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

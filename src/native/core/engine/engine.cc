@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -156,20 +157,27 @@ struct Pipeline {
   std::vector<CommandOrigin> origins;  // one per command
 };
 
+// Events of ONE partition for one handler: a partition's batches run one at a time, in order.
 struct HandlerBatch {
   std::vector<HandlerEvent> events;
   std::vector<PendingPtr> messages;
+  const PartitionState* partition = nullptr;
 };
 
 struct JsHandler {
   int64_t id = 0;
   std::string source;
-  HandlerBatch current;
+  std::vector<HandlerBatch> current;  // being filled, one per partition
 };
 
 struct ReadyBatch {
   int64_t handler_id = 0;
   HandlerBatch batch;
+};
+
+struct OutstandingBatch {
+  std::vector<PendingPtr> messages;
+  std::pair<int64_t, const PartitionState*> lane;  // handler and partition
 };
 
 // Everything the engine thread owns. Only run() and the librdkafka callbacks it serves (on this
@@ -304,7 +312,8 @@ class Runner : public RdKafka::RebalanceCb,
 
   std::vector<JsHandler> handlers_;
   std::deque<ReadyBatch> ready_batches_;
-  std::unordered_map<uint64_t, std::vector<PendingPtr>> outstanding_batches_;
+  std::unordered_map<uint64_t, OutstandingBatch> outstanding_batches_;
+  std::set<std::pair<int64_t, const PartitionState*>> busy_lanes_;  // a batch of it is in JS
   uint64_t next_token_ = 0;
 
   std::deque<std::pair<PendingPtr, std::string>> dead_letter_retry_;
@@ -794,34 +803,49 @@ void Runner::add_handler_event(JsHandler& handler, const RdKafka::Message& messa
   RdKafka::MessageTimestamp timestamp = message.timestamp();
   event.timestamp_ms =
       timestamp.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp.timestamp;
-  handler.current.events.push_back(std::move(event));
-  handler.current.messages.push_back(pending);
-  if (handler.current.events.size() >= static_cast<size_t>(config_.handlers.max_batch_size)) {
-    ready_batches_.push_back(ReadyBatch{handler.id, std::move(handler.current)});
-    handler.current = HandlerBatch{};
+  HandlerBatch* batch = nullptr;
+  for (HandlerBatch& candidate : handler.current)
+    if (candidate.partition == pending->partition.get()) batch = &candidate;
+  if (!batch) {
+    handler.current.emplace_back();
+    batch = &handler.current.back();
+    batch->partition = pending->partition.get();
+  }
+  batch->events.push_back(std::move(event));
+  batch->messages.push_back(pending);
+  if (batch->events.size() >= static_cast<size_t>(config_.handlers.max_batch_size)) {
+    ready_batches_.push_back(ReadyBatch{handler.id, std::move(*batch)});
+    handler.current.erase(handler.current.begin() + (batch - handler.current.data()));
   }
 }
 
 void Runner::seal_handler_batches() {
   for (JsHandler& handler : handlers_) {
-    if (handler.current.events.empty()) continue;
-    ready_batches_.push_back(ReadyBatch{handler.id, std::move(handler.current)});
-    handler.current = HandlerBatch{};
+    for (HandlerBatch& batch : handler.current) ready_batches_.push_back(ReadyBatch{handler.id, std::move(batch)});
+    handler.current.clear();
   }
 }
 
+// In order, except that a batch waits while an earlier batch of its partition (for that handler)
+// is still in JS: a retried batch can never finish after the next one.
 void Runner::deliver_handler_batches() {
-  while (!ready_batches_.empty() &&
-         outstanding_batches_.size() < static_cast<size_t>(config_.handlers.max_in_flight)) {
-    ReadyBatch ready = std::move(ready_batches_.front());
-    ready_batches_.pop_front();
+  for (auto it = ready_batches_.begin();
+       it != ready_batches_.end() && outstanding_batches_.size() < static_cast<size_t>(config_.handlers.max_in_flight);) {
+    std::pair<int64_t, const PartitionState*> lane{it->handler_id, it->batch.partition};
+    if (busy_lanes_.count(lane) > 0) {
+      ++it;
+      continue;
+    }
+    ReadyBatch ready = std::move(*it);
+    it = ready_batches_.erase(it);
     uint64_t token = ++next_token_;
     counters_.handlers.delivered += ready.batch.events.size();
     if (!shared_->callbacks.events) {  // nobody listens: nothing to wait for
       for (const PendingPtr& pending : ready.batch.messages) effect_done(pending);
       continue;
     }
-    outstanding_batches_.emplace(token, std::move(ready.batch.messages));
+    busy_lanes_.insert(lane);
+    outstanding_batches_.emplace(token, OutstandingBatch{std::move(ready.batch.messages), lane});
     shared_->callbacks.events(token, ready.handler_id, std::move(ready.batch.events));
   }
 }
@@ -848,7 +872,8 @@ void Runner::process_ack(ControlItem& item) {
     log(LogLevel::debug, "ack for unknown or already completed batch " + std::to_string(item.token));
     return;
   }
-  std::vector<PendingPtr> messages = std::move(it->second);
+  std::vector<PendingPtr> messages = std::move(it->second.messages);
+  busy_lanes_.erase(it->second.lane);
   outstanding_batches_.erase(it);
   if (!item.ok) counters_.handlers.failed += messages.size();
   for (const PendingPtr& pending : messages) {
@@ -1486,9 +1511,10 @@ void Runner::release_unfinished() {
   pipelines_.clear();
   current_ = Pipeline{};
   sent_count_ = 0;
-  for (JsHandler& handler : handlers_) handler.current = HandlerBatch{};
+  for (JsHandler& handler : handlers_) handler.current.clear();
   ready_batches_.clear();
   outstanding_batches_.clear();
+  busy_lanes_.clear();
   dead_letter_retry_.clear();
   if (producer_) {
     // Undelivered dead letters hold their message through the delivery report's opaque: purge
