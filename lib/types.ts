@@ -103,6 +103,8 @@ export interface CdcCacheStats {
     reconnects: number;
     /** Refresh SETs refused for memory (-OOM) whose key was deleted instead. */
     fallbackDeletes: number;
+    /** Commands of partitions no longer owned (revoked during an outage), dropped unsent. */
+    revokedDropped: number;
     batchSizeAvg: number;
   };
   handlers: { delivered: number; inFlight: number; failed: number };
@@ -130,7 +132,7 @@ export function emptyStats(): CdcCacheStats {
     tombstoneDeletes: 0,
     refreshesOlderSkipped: 0,
     refreshesWithoutBefore: 0,
-    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, batchSizeAvg: 0 },
+    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],

@@ -1121,5 +1121,56 @@ TEST_F(EngineTest, AtMostOneHandlerBatchPerPartitionInFlight) {
   stop_engine(engine);
 }
 
+// ---- Work of partitions no longer owned is dropped (issue 10, item 5) ----
+
+// The first engine holds pipelines of both partitions while Redis refuses writes (a replica);
+// a second engine joins and takes one partition. Once Redis takes writes again, the first must
+// not send the commands of the partition it lost (its keys, prefixed "a:", stay).
+TEST_F(EngineTest, CommandsOfRevokedPartitionsAreNotSentAfterAnOutage) {
+  kafka_.create_topic(kTopic, 2);
+  for (int id = 0; id < 8; ++id) {
+    redis_.command({"SET", "a:customer:" + std::to_string(id), "cached"});
+    redis_.command({"SET", "b:customer:" + std::to_string(id), "cached"});
+  }
+  const std::string fast_group = R"(,"session.timeout.ms":6000,"heartbeat.interval.ms":500)";
+  auto config = [&](const std::string& prefix) {
+    return engine_config(kafka_.bootstraps(), "g-revoked", redis_.url(), R"(,"keyPrefix":")" + prefix + R"(")", fast_group);
+  };
+  auto first = start_engine(config("a:"));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(wait_until([&] { return first->stats().partitions.size() == 2; }, 30s));
+  ASSERT_EQ(redis_.command({"REPLICAOF", "127.0.0.1", "1"}), "OK");  // writes refused: -READONLY
+  for (int id = 0; id < 8; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id % 2, customer_key(id), &value);
+  }
+  kafka_.flush();
+  ASSERT_TRUE(wait_until([&] { return first->stats().consumed == 8 && !first->stats().healthy; }, 30s));
+
+  Harness second_harness;
+  std::unique_ptr<Engine> second;
+  ASSERT_TRUE(Engine::create(config("b:"), second_harness.callbacks(), second).ok());
+  ASSERT_TRUE(second->start().ok());
+  ASSERT_TRUE(wait_until([&] {
+    return first->stats().partitions.size() == 1 && second->stats().partitions.size() == 1;
+  }, 90s)) << first->stats().partitions.size() << " + " << second->stats().partitions.size();
+  const int32_t lost = first->stats().partitions[0].partition == 0 ? 1 : 0;
+  ASSERT_EQ(redis_.command({"REPLICAOF", "NO", "ONE"}), "OK");
+  // The new owner applies the lost partition; the first applies the one it kept.
+  EXPECT_TRUE(wait_until([&] {
+    for (int id = lost; id < 8; id += 2)
+      if (redis_.command({"EXISTS", "b:customer:" + std::to_string(id)}) != "0") return false;
+    for (int id = 1 - lost; id < 8; id += 2)
+      if (redis_.command({"EXISTS", "a:customer:" + std::to_string(id)}) != "0") return false;
+    return true;
+  }, 60s));
+  EXPECT_TRUE(wait_until([&] { return first->stats().healthy && first->stats().redis.revoked_dropped > 0; }, 30s));
+  for (int id = lost; id < 8; id += 2)
+    EXPECT_EQ(redis_.command({"EXISTS", "a:customer:" + std::to_string(id)}), "1") << "sent by the old owner: " << id;
+  second->stop();
+  EXPECT_TRUE(second_harness.wait_stopped());
+  stop_engine(first);
+}
+
 }  // namespace
 }  // namespace cdc

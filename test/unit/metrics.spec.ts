@@ -23,7 +23,7 @@ describe('createPrometheusCollector', () => {
       tombstoneDeletes: 0,
       refreshesOlderSkipped: 0,
       refreshesWithoutBefore: 0,
-      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, batchSizeAvg: 4.5 },
+      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 4.5 },
       partitions: [
         { topic: 'dbserver1.public.customers', partition: 0, committed: '5', position: '9', lag: 4 },
         { topic: 'dbserver1.public.customers', partition: 1, committed: '7', position: '7', lag: 0 },

@@ -443,6 +443,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     redis.Set("errors", count(stats.redis.errors));
     redis.Set("reconnects", count(stats.redis.reconnects));
     redis.Set("fallbackDeletes", count(stats.redis.fallback_deletes));
+    redis.Set("revokedDropped", count(stats.redis.revoked_dropped));
     redis.Set("batchSizeAvg", number(stats.redis.batch_size_avg));
     object.Set("redis", redis);
     Napi::Object handlers = Napi::Object::New(env);

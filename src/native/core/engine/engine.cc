@@ -233,6 +233,7 @@ class Runner : public RdKafka::RebalanceCb,
 
   void seal_pipeline();
   void send_pipelines();
+  void drop_revoked(Pipeline& pipeline);
   bool receive_front();
   void on_redis_failure(const Status& status);
   Status outage_in(const Pipeline& pipeline);
@@ -924,10 +925,32 @@ void Runner::seal_pipeline() {
 void Runner::send_pipelines() {
   while (redis_up_ && sent_count_ < pipelines_.size() &&
          sent_count_ < static_cast<size_t>(config_.batch.max_in_flight)) {
+    drop_revoked(pipelines_[sent_count_]);
     Status st = redis_.send(pipelines_[sent_count_].commands);
     if (!st.ok()) return on_redis_failure(st);
     ++sent_count_;
   }
+}
+
+// Commands of partitions this instance no longer owns are not sent (nor re-sent after an outage):
+// the new owner applies those events itself, and a late write from here could undo newer ones.
+void Runner::drop_revoked(Pipeline& pipeline) {
+  size_t kept = 0;
+  for (size_t i = 0; i < pipeline.commands.size(); ++i) {
+    const PendingPtr& message = pipeline.origins[i].message;
+    if (message && !message->partition->active) {
+      ++counters_.redis.revoked_dropped;
+      if (--message->remaining == 0) finish(message);
+      continue;
+    }
+    if (kept != i) {
+      pipeline.commands[kept] = std::move(pipeline.commands[i]);
+      pipeline.origins[kept] = std::move(pipeline.origins[i]);
+    }
+    ++kept;
+  }
+  pipeline.commands.resize(kept);
+  pipeline.origins.resize(kept);
 }
 
 bool Runner::receive_front() {
