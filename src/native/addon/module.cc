@@ -73,7 +73,10 @@ void post(const std::shared_ptr<Gate>& gate, Channel& channel, Message* message,
     return;
   }
   if (message != nullptr && channel.NonBlockingCall(message) != napi_ok) delete message;
-  if (release) channel.Release();
+  if (release) {
+    channel.Release();
+    gate->open = false;  // released: a late call (a leaked handle's log line) is a no-op
+  }
 }
 
 // Environment teardown (main thread exit, worker termination) for one engine. Registered after the

@@ -19,6 +19,7 @@
 #include "debezium/decoder.h"
 #include "engine/histogram.h"
 #include "engine/offset_tracker.h"
+#include "kafka/callback_relay.h"
 #include "kafka/clients.h"
 #include "redis/redis_client.h"
 #include "common/safe_integers.h"
@@ -275,6 +276,18 @@ class Runner : public RdKafka::RebalanceCb,
   }
   void log(LogLevel level, std::string message) { shared_->log(level, std::move(message)); }
 
+  // librdkafka calls the engine through this relay. A leaked handle takes the relay with it,
+  // detached: its late callbacks are no-ops by construction.
+  void leak_relay() {
+    relay_->detach();
+    relay_ = nullptr;  // owned by the leaked handle(s) from now on
+    (void)owned_relay_.release();
+  }
+
+  std::unique_ptr<kafka::CallbackRelay> owned_relay_{
+      new kafka::CallbackRelay({this, this, this, this})};
+  kafka::CallbackRelay* relay_ = owned_relay_.get();
+  bool handle_leaked_ = false;
   std::shared_ptr<Engine::Shared> shared_;
   const EngineConfig& config_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
@@ -349,7 +362,7 @@ class Runner : public RdKafka::RebalanceCb,
 Status Runner::setup() {
   Status st = Status::Ok();
   std::unique_ptr<RdKafka::Conf> consumer_conf;
-  st = kafka::make_consumer_conf(config_.kafka, {this, this, this}, consumer_conf);
+  st = kafka::make_consumer_conf(config_.kafka, {relay_, relay_, relay_}, consumer_conf);
   if (!st.ok()) return st;
   std::string errstr;
   consumer_.reset(RdKafka::KafkaConsumer::create(consumer_conf.get(), errstr));
@@ -357,7 +370,7 @@ Status Runner::setup() {
 
   if (!config_.dead_letter_topic.empty()) {
     std::unique_ptr<RdKafka::Conf> producer_conf;
-    st = kafka::make_producer_conf(config_.kafka, this, this, producer_conf);
+    st = kafka::make_producer_conf(config_.kafka, relay_, relay_, producer_conf);
     if (!st.ok()) return st;
     producer_.reset(RdKafka::Producer::create(producer_conf.get(), errstr));
     if (!producer_) return Status::Error("kafka: cannot create the dead-letter producer: " + errstr);
@@ -1512,9 +1525,11 @@ void Runner::shutdown() {
     log(LogLevel::error, "kafka: the consumer stopped during its first group join; its handle is leaked "
                          "(destroying it would abort the process: librdkafka bug #4312)");
     (void)consumer_.release();
+    handle_leaked_ = true;
   } else {
     consumer_.reset();
   }
+  if (handle_leaked_) leak_relay();  // after close(): it still needed the rebalance callback
   log(LogLevel::info, "engine stopped");
 }
 
@@ -1552,6 +1567,7 @@ void Runner::release_unfinished() {
       log(LogLevel::error, "dead-letter producer: " + std::to_string(dead_letters_in_flight_) +
                                " delivery report(s) missing after purge; leaking the producer");
       (void)producer_.release();
+      handle_leaked_ = true;
     } else {
       producer_.reset();
     }
