@@ -1,5 +1,7 @@
-// Loads the native addon (build/native/Release/cdc_cache.node) from the package root, whether this
-// file runs from lib/ (ts-jest) or dist/lib/ (compiled).
+// Loads the native addon: a local source build (build/native/Release/cdc_cache.node below the package
+// root, whether this file runs from lib/ or dist/lib/) when there is one, else the prebuilt platform
+// package (@cdc-cache/linux-x64-gnu, an optional dependency). A source build exists only when someone
+// asked for it (npm run build:native, npx cdc-cache-build-from-source), so it wins, as in sharp.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -33,7 +35,27 @@ export interface NativeBinding {
 
 export const PACKAGE_NAME = 'cdc-cache';
 export const ADDON_RELATIVE_PATH = path.join('build', 'native', 'Release', 'cdc_cache.node');
-export const MISSING_ADDON_MESSAGE = 'cdc-cache: native addon not built; run npm run build:native';
+/** Platform (as runtimePlatform() names it) -> the npm package holding its prebuilt addon. */
+export const PLATFORM_PACKAGES: Readonly<Record<string, string>> = { 'linux-x64-glibc': '@cdc-cache/linux-x64-gnu' };
+export const PREBUILT_ADDON_FILE = 'cdc_cache.node';
+export const MISSING_ADDON_MESSAGE = 'cdc-cache: no native addon found';
+export const SOURCE_BUILD_HINT =
+  'build from source with: npm install cmake-js node-addon-api && npx cdc-cache-build-from-source ' +
+  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), or in a clone: npm run build:native';
+
+/** Where an addon was found. */
+export interface NativeAddonLocation {
+  kind: 'source build' | 'prebuilt';
+  file: string;
+}
+
+/** "linux-x64-glibc", "linux-x64-musl", "darwin-arm64", ...: what a prebuilt package must match. */
+export function runtimePlatform(): string {
+  const base = `${process.platform}-${process.arch}`;
+  if (process.platform !== 'linux') return base;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return `${base}-${header?.glibcVersionRuntime ? 'glibc' : 'musl'}`;
+}
 
 /** Walks up from `from` to the directory whose package.json is named "cdc-cache". */
 export function findPackageRoot(from: string = __dirname): string {
@@ -52,28 +74,81 @@ export function findPackageRoot(from: string = __dirname): string {
   }
 }
 
-/** Absolute path of the addon for the package containing `from`. */
+/** Absolute path of the source-built addon for the package containing `from`. */
 export function addonPath(from: string = __dirname): string {
   return path.join(findPackageRoot(from), ADDON_RELATIVE_PATH);
+}
+
+/** The prebuilt addon's file, resolved from the package root as Node resolves dependencies; null if absent. */
+function prebuiltPath(root: string, platform: string): string | null {
+  const pkg = PLATFORM_PACKAGES[platform];
+  if (!pkg) return null;
+  try {
+    return require.resolve(`${pkg}/${PREBUILT_ADDON_FILE}`, { paths: [root] });
+  } catch {
+    return null;
+  }
+}
+
+/** The "version" of the package.json in `dir` ('' when there is none). */
+function versionIn(dir: string): string {
+  try {
+    const version = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '';
+  } catch {
+    return '';
+  }
+}
+
+function missingMessage(root: string, platform: string): string {
+  const pkg = PLATFORM_PACKAGES[platform];
+  const version = versionIn(root);
+  const prebuilt = pkg
+    ? `install the prebuilt addon for ${platform}: npm install ${pkg}${version ? `@${version}` : ''} (npm skips it when optional dependencies ` +
+      `are omitted, e.g. --omit=optional), or ${SOURCE_BUILD_HINT}`
+    : `no prebuilt addon exists for ${platform} (prebuilt: ${Object.keys(PLATFORM_PACKAGES).join(', ')}); ${SOURCE_BUILD_HINT}`;
+  return `${MISSING_ADDON_MESSAGE} (looked for ${path.join(root, ADDON_RELATIVE_PATH)}${pkg ? ` and ${pkg}` : ''}): ${prebuilt}`;
+}
+
+/** Which addon loadNative would load: the source build, else the platform package; throws when neither exists. */
+export function resolveNative(from: string = __dirname, platform?: string): NativeAddonLocation {
+  const root = findPackageRoot(from);
+  const local = path.join(root, ADDON_RELATIVE_PATH);
+  if (fs.existsSync(local)) return { kind: 'source build', file: local };
+  platform ??= runtimePlatform(); // only now: the process report costs a few milliseconds
+  const prebuilt = prebuiltPath(root, platform);
+  if (prebuilt) {
+    // The addon and the JavaScript talk through a config format of their own: versions must match.
+    const wanted = versionIn(root);
+    const found = versionIn(path.dirname(prebuilt));
+    if (wanted && found !== wanted) {
+      const pkg = PLATFORM_PACKAGES[platform];
+      throw new CdcCacheNativeError(
+        `cdc-cache: ${pkg} ${found || '(no version)'} does not match cdc-cache ${wanted}: npm install ${pkg}@${wanted}`,
+      );
+    }
+    return { kind: 'prebuilt', file: prebuilt };
+  }
+  throw new CdcCacheNativeError(missingMessage(root, platform));
 }
 
 const cache = new Map<string, NativeBinding>();
 
 /**
- * Loads the addon. Throws CdcCacheNativeError with "native addon not built; run npm run build:native"
- * when the file is missing, or naming the load failure otherwise.
+ * Loads the addon (see resolveNative). Throws CdcCacheNativeError saying what to install or how to build
+ * from source when there is none, or naming the load failure otherwise.
  */
-export function loadNative(from: string = __dirname): NativeBinding {
-  const file = addonPath(from);
+export function loadNative(from: string = __dirname, platform?: string): NativeBinding {
+  const { kind, file } = resolveNative(from, platform);
   const cached = cache.get(file);
   if (cached) return cached;
-  if (!fs.existsSync(file)) throw new CdcCacheNativeError(`${MISSING_ADDON_MESSAGE} (looked for ${file})`);
   let binding: NativeBinding;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     binding = require(file) as NativeBinding;
   } catch (e) {
-    throw new CdcCacheNativeError(`cdc-cache: failed to load the native addon at ${file}: ${(e as Error).message}`);
+    const hint = kind === 'prebuilt' ? `the prebuilt addon needs glibc >= 2.36 on x64; otherwise ${SOURCE_BUILD_HINT}` : 'rebuild it: npm run build:native';
+    throw new CdcCacheNativeError(`cdc-cache: failed to load the native addon (${kind}) at ${file}: ${(e as Error).message}; ${hint}`);
   }
   if (typeof binding.Engine !== 'function' || typeof binding.explain !== 'function') {
     throw new CdcCacheNativeError(
@@ -84,10 +159,11 @@ export function loadNative(from: string = __dirname): NativeBinding {
   return binding;
 }
 
-/** True when the addon file exists (it may still fail to load). */
+/** True when an addon (source build or prebuilt) exists; it may still fail to load. */
 export function isNativeBuilt(from: string = __dirname): boolean {
   try {
-    return fs.existsSync(addonPath(from));
+    resolveNative(from);
+    return true;
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
 # The server runs as the user who runs scripts/infra (as root: --user=root, so the data dir below the
 # checkout needs no other OS user to reach it). Its own option file, never /etc/mysql.
 
-MARIADB_PORT=13306
+MARIADB_PORT=${INFRA_MARIADB_PORT:-13306}
 MARIADB_DATA=$DATA/mariadb
 MARIADB_SOCKET=$RUN/mariadb/mariadb.sock
 MARIADB_CONFIG=$INFRA/mariadb.cnf

@@ -16,8 +16,9 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
         return {
           kafka: {
             brokers: config.kafkaBrokers,
-            groupId: source.groupId,
+            groupId: config.groupId ?? source.groupId,
             topics: [source.topic],
+            ...(config.startAtEnd ? { config: { 'auto.offset.reset': 'latest' } } : {}),
           },
           redis: { url: config.redisUrl },
           keyPrefix: source.keyPrefix,

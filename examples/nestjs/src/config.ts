@@ -9,6 +9,12 @@ export interface ExampleConfig {
   sourceUrl: string;
   redisUrl: string;
   kafkaBrokers: string;
+  /**
+   * EXAMPLE_GROUP_ID: another consumer group than the source's, for a second copy of the app beside the
+   * demo; a new group starts at the end of the topics (startAtEnd) instead of replaying them.
+   */
+  groupId?: string;
+  startAtEnd: boolean;
 }
 
 function required(name: string): string {
@@ -33,6 +39,8 @@ export function loadConfig(): ExampleConfig {
     sourceUrl: required(chosen === 'mariadb' ? 'MARIADB_URL' : 'PG_URL'),
     redisUrl: required('REDIS_URL'),
     kafkaBrokers: required('KAFKA_BROKERS'),
+    groupId: process.env.EXAMPLE_GROUP_ID,
+    startAtEnd: process.env.EXAMPLE_GROUP_ID !== undefined,
   };
 }
 
