@@ -224,6 +224,8 @@ class Runner : public RdKafka::RebalanceCb,
   void record_lag(int64_t kafka_ts_ms, int64_t source_ts_ms);
   void remember_for_tombstones(PartitionState& partition, std::string_view key);
   bool tombstone_as_delete(PartitionState& partition, std::string_view key, std::string_view topic);
+  bool source_from_topic(std::string_view topic);
+  bool as_delete();
   void add_handler_event(JsHandler& handler, const RdKafka::Message& message, const PendingPtr& pending);
   void seal_handler_batches();
   void deliver_handler_batches();
@@ -726,6 +728,7 @@ void Runner::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return skip(*partition, offset, counters_.skipped.message);
+  if (event_.source.name.empty()) source_from_topic(topic_of(*message));
   remember_for_tombstones(*partition, key);
 
   planned_.clear();
@@ -783,19 +786,28 @@ bool Runner::tombstone_as_delete(PartitionState& partition, std::string_view key
     partition.last_delete_key.clear();
     return false;  // the delete itself was applied
   }
-  std::string name = partition.source_name;
-  if (name.empty()) {
-    size_t last = topic.rfind('.');
-    size_t before = last == std::string_view::npos || last == 0 ? std::string_view::npos : topic.rfind('.', last - 1);
-    if (before == std::string_view::npos) return false;
-    name.assign(topic.substr(before + 1));
-  }
-  if (!rules_.matches(name)) return false;
+  if (partition.source_name.empty()) return source_from_topic(topic) && rules_.matches(event_.source.name) && as_delete();
+  if (!rules_.matches(partition.source_name)) return false;
+  event_.source.name = partition.source_name;
+  return as_delete();
+}
+
+bool Runner::as_delete() {
   event_.kind = EventKind::change;
   event_.op = Op::remove;
-  event_.source.name = std::move(name);
-  size_t dot = event_.source.name.find('.');
-  event_.source.table = event_.source.name.substr(dot + 1);
+  return true;
+}
+
+// A record without source metadata (ExtractNewRecordState without add.fields, a tombstone): its
+// source is named by its topic, "<prefix>.<schema>.<table>" -> "<schema>.<table>".
+bool Runner::source_from_topic(std::string_view topic) {
+  size_t last = topic.rfind('.');
+  size_t before = last == std::string_view::npos || last == 0 ? std::string_view::npos : topic.rfind('.', last - 1);
+  if (before == std::string_view::npos) return false;
+  event_.source.name.assign(topic.substr(before + 1));
+  event_.source.table.assign(topic.substr(last + 1));
+  if (event_.source.schema.empty() && event_.source.db.empty())
+    event_.source.schema.assign(topic.substr(before + 1, last - before - 1));
   return true;
 }
 
