@@ -521,8 +521,10 @@ Status Runner::ping_redis() {
   if (st.ok()) st = redis_.receive(1, replies_);
   if (!st.ok()) return st;
   const Reply& reply = replies_.front();
-  if (reply.kind != ReplyKind::Status || reply.text != "PONG")
-    return Status::Error("redis PING: " + (reply.error ? reply.text : std::string("unexpected reply")));
+  // A user without the PING permission (NOPERM) is still answered by a serving node.
+  const bool serving = (reply.kind == ReplyKind::Status && reply.text == "PONG") ||
+                       (reply.error && classify_error_reply(reply.text) == ReplyClass::permanent);
+  if (!serving) return Status::Error("redis PING: " + (reply.error ? reply.text : std::string("unexpected reply")));
   return load_refresh_script();
 }
 
