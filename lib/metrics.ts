@@ -57,6 +57,145 @@ const SKIP_REASON_LABEL: Record<(typeof SKIP_REASONS)[number], string> = {
   message: 'message',
 };
 
+// What every metric definition below needs: prom-client, names, constant labels, the scrape's
+// snapshot, and the registration (which also records the name for unregister()).
+interface MetricContext {
+  prom: PromClient;
+  prefix: string;
+  constLabels: Record<string, string>;
+  constLabelNames: string[];
+  stats: () => CdcCacheStats;
+  add: <T>(metric: T, name: string) => T;
+}
+
+// Counter from a cumulative snapshot value: reset + inc sets it exactly (the engine owns the count).
+function snapshotCounter(ctx: MetricContext, name: string, help: string, read: (s: CdcCacheStats) => number): void {
+  const { constLabels, stats } = ctx;
+  const full = ctx.prefix + name;
+  ctx.add(
+    new ctx.prom.Counter({
+      name: full,
+      help,
+      labelNames: ctx.constLabelNames,
+      registers: [],
+      collect() {
+        this.reset();
+        this.inc(constLabels, Math.max(0, read(stats()) || 0));
+      },
+    }),
+    full,
+  );
+}
+
+function snapshotGauge(ctx: MetricContext, name: string, help: string, read: (s: CdcCacheStats) => number): void {
+  const { constLabels, stats } = ctx;
+  const full = ctx.prefix + name;
+  ctx.add(
+    new ctx.prom.Gauge({
+      name: full,
+      help,
+      labelNames: ctx.constLabelNames,
+      registers: [],
+      collect() {
+        this.set(constLabels, read(stats()) || 0);
+      },
+    }),
+    full,
+  );
+}
+
+function skippedCounter(ctx: MetricContext): void {
+  const { constLabels, stats } = ctx;
+  const full = `${ctx.prefix}events_skipped_total`;
+  ctx.add(
+    new ctx.prom.Counter({
+      name: full,
+      help: 'Messages skipped without a Redis effect, by reason.',
+      labelNames: [...ctx.constLabelNames, 'reason'],
+      registers: [],
+      collect() {
+        const s = stats();
+        this.reset();
+        for (const reason of SKIP_REASONS) {
+          this.inc({ ...constLabels, reason: SKIP_REASON_LABEL[reason] }, Math.max(0, s.skipped?.[reason] ?? 0));
+        }
+      },
+    }),
+    full,
+  );
+}
+
+function consumerLagGauge(ctx: MetricContext): void {
+  const { constLabels, stats } = ctx;
+  const full = `${ctx.prefix}consumer_lag`;
+  ctx.add(
+    new ctx.prom.Gauge({
+      name: full,
+      help: 'Messages behind the partition high watermark.',
+      labelNames: [...ctx.constLabelNames, 'topic', 'partition'],
+      registers: [],
+      collect() {
+        // Reset so partitions revoked since the last scrape disappear.
+        this.reset();
+        for (const p of stats().partitions ?? []) {
+          this.set({ ...constLabels, topic: p.topic, partition: String(p.partition) }, p.lag);
+        }
+      },
+    }),
+    full,
+  );
+}
+
+function endToEndLagGauge(ctx: MetricContext): void {
+  const { constLabels, stats } = ctx;
+  const full = `${ctx.prefix}end_to_end_lag_seconds`;
+  ctx.add(
+    new ctx.prom.Gauge({
+      name: full,
+      help: 'Delay from the source commit (from="source") or the Kafka timestamp (from="kafka") to the Redis ack; quantile "1" is the max.',
+      labelNames: [...ctx.constLabelNames, 'from', 'quantile'],
+      registers: [],
+      collect() {
+        const lag = stats().lagMs;
+        this.reset();
+        for (const from of ['source', 'kafka'] as const) {
+          const summary = lag?.[from];
+          if (!summary || summary.count === 0) continue;
+          this.set({ ...constLabels, from, quantile: '0.5' }, summary.p50 / 1000);
+          this.set({ ...constLabels, from, quantile: '0.99' }, summary.p99 / 1000);
+          this.set({ ...constLabels, from, quantile: '0.999' }, summary.p999 / 1000);
+          this.set({ ...constLabels, from, quantile: '1' }, summary.max / 1000);
+        }
+      },
+    }),
+    full,
+  );
+}
+
+function registerMetrics(ctx: MetricContext): void {
+  const counter = (name: string, help: string, read: (s: CdcCacheStats) => number) => snapshotCounter(ctx, name, help, read);
+  const gauge = (name: string, help: string, read: (s: CdcCacheStats) => number) => snapshotGauge(ctx, name, help, read);
+  counter('events_consumed_total', 'Kafka messages consumed.', (s) => s.consumed);
+  counter('events_applied_total', 'Change events whose Redis effects were acknowledged.', (s) => s.applied);
+  skippedCounter(ctx);
+  counter('events_missing_fields_total', 'Template fields missing, null or unavailable in a row image.', (s) => s.missingFields);
+  counter('events_dead_lettered_total', 'Messages sent to the dead-letter topic (or dropped when none is set).', (s) => s.deadLettered);
+  counter('keys_deleted_total', 'Keys Redis reported deleted.', (s) => s.keysDeleted);
+  counter('keys_refreshed_total', 'Keys rewritten from after images.', (s) => s.keysRefreshed);
+  counter('redis_round_trips_total', 'Redis pipelines sent.', (s) => s.redis?.roundTrips ?? 0);
+  counter('redis_commands_total', 'Redis commands sent.', (s) => s.redis?.commands ?? 0);
+  counter('redis_errors_total', 'Redis errors (connection and command).', (s) => s.redis?.errors ?? 0);
+  counter('redis_reconnects_total', 'Redis reconnections.', (s) => s.redis?.reconnects ?? 0);
+  counter('handler_batches_delivered_total', 'Batches delivered to onChange handlers.', (s) => s.handlers?.delivered ?? 0);
+  counter('handler_batches_failed_total', 'Handler batches that failed every attempt.', (s) => s.handlers?.failed ?? 0);
+  gauge('handler_batches_in_flight', 'Handler batches not yet acknowledged.', (s) => s.handlers?.inFlight ?? 0);
+  gauge('up', '1 when the engine is running.', (s) => (s.running ? 1 : 0));
+  gauge('healthy', '1 when consuming and Redis is connected.', (s) => (s.healthy ? 1 : 0));
+  gauge('redis_connected', '1 when the Redis connection is up.', (s) => (s.redisConnected ? 1 : 0));
+  consumerLagGauge(ctx);
+  endToEndLagGauge(ctx);
+}
+
 /**
  * Registers cdc-cache metrics in a prom-client registry. Counters mirror the engine's cumulative
  * counters; gauges show the current consumer lag per partition and end-to-end lag quantiles.
@@ -64,9 +203,7 @@ const SKIP_REASON_LABEL: Record<(typeof SKIP_REASONS)[number], string> = {
 export function createPrometheusCollector(source: StatsSource, options: PrometheusCollectorOptions = {}): PrometheusCollector {
   const prom = loadPromClient();
   const registry = (options.registry ?? prom.register) as PromRegistryLike;
-  const prefix = options.prefix ?? 'cdc_cache_';
   const constLabels = options.labels ?? {};
-  const constLabelNames = Object.keys(constLabels);
 
   // One snapshot per scrape: every metric's collect() runs in the same scrape, within a few ms.
   let snapshot: CdcCacheStats | undefined;
@@ -86,118 +223,7 @@ export function createPrometheusCollector(source: StatsSource, options: Promethe
     names.push(name);
     return metric;
   };
-
-  // Counter from a cumulative snapshot value: reset + inc sets it exactly (the engine owns the count).
-  const snapshotCounter = (name: string, help: string, read: (s: CdcCacheStats) => number) => {
-    const full = prefix + name;
-    return add(
-      new prom.Counter({
-        name: full,
-        help,
-        labelNames: constLabelNames,
-        registers: [],
-        collect() {
-          this.reset();
-          this.inc(constLabels, Math.max(0, read(stats()) || 0));
-        },
-      }),
-      full,
-    );
-  };
-  const snapshotGauge = (name: string, help: string, read: (s: CdcCacheStats) => number) => {
-    const full = prefix + name;
-    return add(
-      new prom.Gauge({
-        name: full,
-        help,
-        labelNames: constLabelNames,
-        registers: [],
-        collect() {
-          this.set(constLabels, read(stats()) || 0);
-        },
-      }),
-      full,
-    );
-  };
-
-  snapshotCounter('events_consumed_total', 'Kafka messages consumed.', (s) => s.consumed);
-  snapshotCounter('events_applied_total', 'Change events whose Redis effects were acknowledged.', (s) => s.applied);
-  {
-    const full = `${prefix}events_skipped_total`;
-    add(
-      new prom.Counter({
-        name: full,
-        help: 'Messages skipped without a Redis effect, by reason.',
-        labelNames: [...constLabelNames, 'reason'],
-        registers: [],
-        collect() {
-          const s = stats();
-          this.reset();
-          for (const reason of SKIP_REASONS) {
-            this.inc({ ...constLabels, reason: SKIP_REASON_LABEL[reason] }, Math.max(0, s.skipped?.[reason] ?? 0));
-          }
-        },
-      }),
-      full,
-    );
-  }
-  snapshotCounter('events_missing_fields_total', 'Template fields missing, null or unavailable in a row image.', (s) => s.missingFields);
-  snapshotCounter('events_dead_lettered_total', 'Messages sent to the dead-letter topic (or dropped when none is set).', (s) => s.deadLettered);
-  snapshotCounter('keys_deleted_total', 'Keys Redis reported deleted.', (s) => s.keysDeleted);
-  snapshotCounter('keys_refreshed_total', 'Keys rewritten from after images.', (s) => s.keysRefreshed);
-  snapshotCounter('redis_round_trips_total', 'Redis pipelines sent.', (s) => s.redis?.roundTrips ?? 0);
-  snapshotCounter('redis_commands_total', 'Redis commands sent.', (s) => s.redis?.commands ?? 0);
-  snapshotCounter('redis_errors_total', 'Redis errors (connection and command).', (s) => s.redis?.errors ?? 0);
-  snapshotCounter('redis_reconnects_total', 'Redis reconnections.', (s) => s.redis?.reconnects ?? 0);
-  snapshotCounter('handler_batches_delivered_total', 'Batches delivered to onChange handlers.', (s) => s.handlers?.delivered ?? 0);
-  snapshotCounter('handler_batches_failed_total', 'Handler batches that failed every attempt.', (s) => s.handlers?.failed ?? 0);
-  snapshotGauge('handler_batches_in_flight', 'Handler batches not yet acknowledged.', (s) => s.handlers?.inFlight ?? 0);
-  snapshotGauge('up', '1 when the engine is running.', (s) => (s.running ? 1 : 0));
-  snapshotGauge('healthy', '1 when consuming and Redis is connected.', (s) => (s.healthy ? 1 : 0));
-  snapshotGauge('redis_connected', '1 when the Redis connection is up.', (s) => (s.redisConnected ? 1 : 0));
-  {
-    const full = `${prefix}consumer_lag`;
-    add(
-      new prom.Gauge({
-        name: full,
-        help: 'Messages behind the partition high watermark.',
-        labelNames: [...constLabelNames, 'topic', 'partition'],
-        registers: [],
-        collect() {
-          // Reset so partitions revoked since the last scrape disappear.
-          this.reset();
-          for (const p of stats().partitions ?? []) {
-            this.set({ ...constLabels, topic: p.topic, partition: String(p.partition) }, p.lag);
-          }
-        },
-      }),
-      full,
-    );
-  }
-  {
-    const full = `${prefix}end_to_end_lag_seconds`;
-    add(
-      new prom.Gauge({
-        name: full,
-        help: 'Delay from the source commit (from="source") or the Kafka timestamp (from="kafka") to the Redis ack; quantile "1" is the max.',
-        labelNames: [...constLabelNames, 'from', 'quantile'],
-        registers: [],
-        collect() {
-          const lag = stats().lagMs;
-          this.reset();
-          for (const from of ['source', 'kafka'] as const) {
-            const summary = lag?.[from];
-            if (!summary || summary.count === 0) continue;
-            this.set({ ...constLabels, from, quantile: '0.5' }, summary.p50 / 1000);
-            this.set({ ...constLabels, from, quantile: '0.99' }, summary.p99 / 1000);
-            this.set({ ...constLabels, from, quantile: '0.999' }, summary.p999 / 1000);
-            this.set({ ...constLabels, from, quantile: '1' }, summary.max / 1000);
-          }
-        },
-      }),
-      full,
-    );
-  }
+  registerMetrics({ prom, prefix: options.prefix ?? 'cdc_cache_', constLabels, constLabelNames: Object.keys(constLabels), stats, add });
 
   return {
     registry,

@@ -1,169 +1,42 @@
-// Options: public types, validation with path-naming errors, defaults, and the native config JSON.
-// Validation runs before anything starts; the native engine validates again (defence in depth), but
-// the user should meet a clear TypeScript-side error first.
+// Options: validation with path-naming errors, defaults, and the native config JSON (the public
+// option types are in interfaces/options.ts, re-exported here). Validation runs before anything
+// starts, to give every issue at once with suggestions; the native engine validates again with the
+// same integer limits (option-limits.ts, generated from the C++ table).
 
 import { CdcCacheConfigError, ConfigIssue } from './errors';
 import { createRedactor } from './redact';
+import type {
+  CdcCacheLogger,
+  DeleteCommand,
+  JsHandlerRegistration,
+  KafkaConfigValue,
+  NativeEngineConfig,
+  ResolvedCdcCacheOptions,
+} from './interfaces/options';
+import { LimitedOption, OPTION_LIMITS } from './option-limits';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export * from './interfaces/options';
 
-/** Where log lines go. Messages are already redacted. */
-export interface CdcCacheLogger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export type KafkaConfigValue = string | number | boolean;
-
-export interface KafkaOptions {
-  /** "host:port,host:port" or a list of "host:port". */
-  brokers: string | string[];
-  groupId: string;
-  /** Exactly one of topics / topicPattern. */
-  topics?: string[];
-  /** A subscription regex, anchored at the start ("^" is added when missing), e.g. "^dbserver1\\.public\\..*". */
-  topicPattern?: string | RegExp;
-  /** Any librdkafka consumer property (security.protocol, sasl.*, ssl.*, ...). */
-  config?: Record<string, KafkaConfigValue>;
-  /**
-   * Bytes of fetched messages held ahead of processing: fetching pauses when they are reached and
-   * resumes at half. Bounds the memory a backlog takes. Default 32 MiB.
-   */
-  prefetchBytes?: number;
-}
-
-export interface RedisOptions {
-  /** redis://[user[:password]@]host[:port][/db] or rediss://... */
-  url: string;
-  connectTimeoutMs?: number;
-  commandTimeoutMs?: number;
-  /** WAIT for this many replicas after every batch before it counts as acknowledged (0: off). */
-  waitReplicas?: number;
-  /** How long each WAIT may take; below commandTimeoutMs. */
-  waitTimeoutMs?: number;
-}
-
-export interface RefreshOptions {
-  /** Key template written with the after image, e.g. "customer:{id}". */
-  key: string;
-  /** Fields of the after image to store; all fields when omitted. */
-  fields?: string[];
-  /** Expiry of the refreshed key; 0 or omitted: no expiry. */
-  ttlSeconds?: number;
-}
-
-export interface CdcCacheRule {
-  /** Source selector: "public.customers", "inventory.*", "*". */
-  source: string;
-  /** Key templates deleted for every change, evaluated over the before AND the after image. */
-  invalidate?: string[];
-  refresh?: RefreshOptions;
-  /** Literal keys deleted when the source table is truncated. */
-  onTruncate?: string[];
-}
-
-export interface BatchOptions {
-  /** Most events applied in one Redis pipeline. Default 1000. */
-  maxEvents?: number;
-  /**
-   * Longest wait for a batch to fill. Default 0: a batch takes what has arrived and goes (under
-   * load batches fill anyway, while earlier pipelines are in flight).
-   */
-  maxWaitMs?: number;
-  /** Redis pipelines in flight. Default 4. */
-  maxInFlight?: number;
-}
-
-export interface HandlerOptions {
-  /** Most events in one onChange handler call. Default 500. */
-  maxBatchSize?: number;
-  /** Handler batches in flight; fetching pauses when full. Default 2. */
-  maxInFlight?: number;
-  /** Calls per batch before it is dead-lettered. Default 3. */
-  attempts?: number;
-  /** Pause between attempts. Default 200 ms. */
-  retryDelayMs?: number;
-}
-
-export type DeleteCommand = 'UNLINK' | 'DEL';
-
-export interface CdcCacheOptions {
-  kafka: KafkaOptions;
-  redis: RedisOptions;
-  rules?: CdcCacheRule[];
-  /** Prepended to every key written or deleted. Default "". */
-  keyPrefix?: string;
-  /** Default "UNLINK". */
-  deleteCommand?: DeleteCommand;
-  /** Undecodable/unapplicable messages are produced here (with error headers) when set. */
-  deadLetterTopic?: string;
-  batch?: BatchOptions;
-  /** Offset commit interval. Default 1000 ms. */
-  commitIntervalMs?: number;
-  handlers?: HandlerOptions;
-  /** invalidate() rejects after this long without Redis acknowledging (e.g. an outage). Default 30000 ms. */
-  invalidateTimeoutMs?: number;
-  /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
-  logger?: CdcCacheLogger;
-}
-
-/** Options after validation, with every default filled in. */
-export interface ResolvedCdcCacheOptions {
-  kafka: {
-    brokers: string;
-    groupId: string;
-    topics?: string[];
-    topicPattern?: string;
-    config: Record<string, KafkaConfigValue>;
-    prefetchBytes: number;
-  };
-  redis: Required<RedisOptions>;
-  rules: Array<{
-    source: string;
-    invalidate: string[];
-    refresh?: { key: string; fields: string[]; ttlSeconds: number };
-    onTruncate: string[];
-  }>;
-  keyPrefix: string;
-  deleteCommand: DeleteCommand;
-  deadLetterTopic?: string;
-  batch: Required<BatchOptions>;
-  commitIntervalMs: number;
-  handlers: Required<HandlerOptions>;
-  invalidateTimeoutMs: number;
-  logger?: CdcCacheLogger;
-}
-
-export interface JsHandlerRegistration {
-  id: number;
-  source: string;
-}
-
-/** The JSON document given to the native Engine constructor. */
-export interface NativeEngineConfig {
-  kafka: ResolvedCdcCacheOptions['kafka'];
-  redis: ResolvedCdcCacheOptions['redis'];
-  rules: ResolvedCdcCacheOptions['rules'];
-  keyPrefix: string;
-  deleteCommand: DeleteCommand;
-  deadLetterTopic?: string;
-  batch: Required<BatchOptions>;
-  commitIntervalMs: number;
-  handlers: { maxBatchSize: number; maxInFlight: number };
-  jsHandlers: JsHandlerRegistration[];
-}
-
+// Integer defaults and limits come from the table the C++ config parser reads (see option-limits.ts).
+const L = OPTION_LIMITS;
 export const DEFAULTS = Object.freeze({
-  kafka: Object.freeze({ prefetchBytes: 32 * 1024 * 1024 }),
-  redis: Object.freeze({ connectTimeoutMs: 2000, commandTimeoutMs: 5000, waitReplicas: 0, waitTimeoutMs: 1000 }),
+  kafka: Object.freeze({ prefetchBytes: L['kafka.prefetchBytes'].default }),
+  redis: Object.freeze({
+    connectTimeoutMs: L['redis.connectTimeoutMs'].default, commandTimeoutMs: L['redis.commandTimeoutMs'].default,
+    waitReplicas: L['redis.waitReplicas'].default,
+    waitTimeoutMs: L['redis.waitTimeoutMs'].default,
+  }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
-  batch: Object.freeze({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 }),
-  commitIntervalMs: 1000,
-  invalidateTimeoutMs: 30_000,
-  handlers: Object.freeze({ maxBatchSize: 500, maxInFlight: 2, attempts: 3, retryDelayMs: 200 }),
+  batch: Object.freeze({ maxEvents: L['batch.maxEvents'].default, maxWaitMs: L['batch.maxWaitMs'].default, maxInFlight: L['batch.maxInFlight'].default }),
+  commitIntervalMs: L['commitIntervalMs'].default,
+  invalidateTimeoutMs: L['invalidateTimeoutMs'].default,
+  handlers: Object.freeze({
+    maxBatchSize: L['handlers.maxBatchSize'].default,
+    maxInFlight: L['handlers.maxInFlight'].default,
+    attempts: L['handlers.attempts'].default,
+    retryDelayMs: L['handlers.retryDelayMs'].default,
+  }),
 });
 
 // Properties the engine owns: letting kafka.config override them would break delivery guarantees.
@@ -332,6 +205,11 @@ class Checker {
     return true;
   }
 
+  /** An integer option bounded by the shared limits table. */
+  limited(path: LimitedOption, value: unknown): value is number {
+    return this.integer(path, value, OPTION_LIMITS[path].min, OPTION_LIMITS[path].max);
+  }
+
   integer(path: string, value: unknown, min: number, max: number): value is number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       this.fail(path, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
@@ -404,6 +282,62 @@ function checkBrokers(c: Checker, value: unknown): string | undefined {
   return ok ? (entries as string[]).map((e) => e.trim()).join(',') : undefined;
 }
 
+function checkTopics(c: Checker, value: unknown): string[] | undefined {
+  if (!c.array('kafka.topics', value, 1)) return undefined;
+  const seen = new Set<string>();
+  let ok = true;
+  value.forEach((t, i) => {
+    if (typeof t !== 'string' || !TOPIC_NAME_RE.test(t)) {
+      c.fail(`kafka.topics[${i}]`, `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(t)}`);
+      ok = false;
+    } else if (seen.has(t)) {
+      c.fail(`kafka.topics[${i}]`, `duplicate topic ${JSON.stringify(t)}`);
+      ok = false;
+    } else seen.add(t);
+  });
+  return ok ? [...(value as string[])] : undefined;
+}
+
+function checkTopicPattern(c: Checker, raw: unknown): string | undefined {
+  let source: string | undefined;
+  if (raw instanceof RegExp) {
+    if (raw.flags.replace(/[gsu]/g, '') !== '') {
+      c.fail('kafka.topicPattern', `regular expression flags are not supported (got /${raw.flags}/)`);
+    } else source = raw.source;
+  } else if (c.nonEmptyString('kafka.topicPattern', raw)) source = raw;
+  if (source === undefined) return undefined;
+  // librdkafka subscribes by regex only to patterns starting with "^"; the pattern is anchored.
+  const anchored = source.startsWith('^') ? source : `^${source}`;
+  try {
+    new RegExp(anchored);
+    return anchored;
+  } catch (e) {
+    c.fail('kafka.topicPattern', `invalid regular expression: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function checkKafkaConfig(c: Checker, raw: unknown): Record<string, KafkaConfigValue> {
+  const config: Record<string, KafkaConfigValue> = {};
+  if (raw === undefined) return config;
+  if (!isPlainObject(raw)) {
+    c.fail('kafka.config', `expected an object of librdkafka properties, got ${describe(raw)}`);
+    return config;
+  }
+  for (const [key, v] of Object.entries(raw)) {
+    const at = `kafka.config[${JSON.stringify(key)}]`;
+    if (RESERVED_KAFKA_CONFIG[key]) {
+      c.fail(at, `not allowed: ${RESERVED_KAFKA_CONFIG[key]}`);
+    } else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+      config[key] = v;
+    } else {
+      // Never echo the value: it may be a secret.
+      c.fail(at, `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+    }
+  }
+  return config;
+}
+
 function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'] | undefined {
   if (!c.object('kafka', value, ['brokers', 'groupId', 'topics', 'topicPattern', 'config', 'prefetchBytes'])) return undefined;
   const brokers = checkBrokers(c, value.brokers);
@@ -411,64 +345,14 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
 
   const hasTopics = value.topics !== undefined;
   const hasPattern = value.topicPattern !== undefined;
-  let topics: string[] | undefined;
-  let topicPattern: string | undefined;
   if (hasTopics === hasPattern) {
     c.fail('kafka', hasTopics ? 'expected exactly one of topics or topicPattern, got both' : 'expected exactly one of topics or topicPattern, got neither');
   }
-  if (hasTopics && c.array('kafka.topics', value.topics, 1)) {
-    const seen = new Set<string>();
-    let ok = true;
-    value.topics.forEach((t, i) => {
-      if (typeof t !== 'string' || !TOPIC_NAME_RE.test(t)) {
-        c.fail(`kafka.topics[${i}]`, `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(t)}`);
-        ok = false;
-      } else if (seen.has(t)) {
-        c.fail(`kafka.topics[${i}]`, `duplicate topic ${JSON.stringify(t)}`);
-        ok = false;
-      } else seen.add(t);
-    });
-    if (ok) topics = [...(value.topics as string[])];
-  }
-  if (hasPattern) {
-    const raw = value.topicPattern;
-    let source: string | undefined;
-    if (raw instanceof RegExp) {
-      if (raw.flags.replace(/[gsu]/g, '') !== '') {
-        c.fail('kafka.topicPattern', `regular expression flags are not supported (got /${raw.flags}/)`);
-      } else source = raw.source;
-    } else if (c.nonEmptyString('kafka.topicPattern', raw)) source = raw;
-    if (source !== undefined) {
-      // librdkafka subscribes by regex only to patterns starting with "^"; the pattern is anchored.
-      const anchored = source.startsWith('^') ? source : `^${source}`;
-      try {
-        new RegExp(anchored);
-        topicPattern = anchored;
-      } catch (e) {
-        c.fail('kafka.topicPattern', `invalid regular expression: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  const config: Record<string, KafkaConfigValue> = {};
-  if (value.config !== undefined) {
-    if (!isPlainObject(value.config)) c.fail('kafka.config', `expected an object of librdkafka properties, got ${describe(value.config)}`);
-    else {
-      for (const [key, v] of Object.entries(value.config)) {
-        const at = `kafka.config[${JSON.stringify(key)}]`;
-        if (RESERVED_KAFKA_CONFIG[key]) {
-          c.fail(at, `not allowed: ${RESERVED_KAFKA_CONFIG[key]}`);
-        } else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
-          config[key] = v;
-        } else {
-          // Never echo the value: it may be a secret.
-          c.fail(at, `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
-        }
-      }
-    }
-  }
+  const topics = hasTopics ? checkTopics(c, value.topics) : undefined;
+  const topicPattern = hasPattern ? checkTopicPattern(c, value.topicPattern) : undefined;
+  const config = checkKafkaConfig(c, value.config);
   const prefetchBytes = value.prefetchBytes ?? DEFAULTS.kafka.prefetchBytes;
-  const prefetchOk = c.integer('kafka.prefetchBytes', prefetchBytes, 64 * 1024, 4 * 1024 * 1024 * 1024);
+  const prefetchOk = c.limited('kafka.prefetchBytes', prefetchBytes);
   if (brokers === undefined || !groupIdOk || !prefetchOk) return undefined;
   return {
     brokers,
@@ -508,12 +392,12 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
   }
   const connectTimeoutMs = value.connectTimeoutMs ?? DEFAULTS.redis.connectTimeoutMs;
   const commandTimeoutMs = value.commandTimeoutMs ?? DEFAULTS.redis.commandTimeoutMs;
-  const a = c.integer('redis.connectTimeoutMs', connectTimeoutMs, 1, 600_000);
-  const b = c.integer('redis.commandTimeoutMs', commandTimeoutMs, 1, 600_000);
+  const a = c.limited('redis.connectTimeoutMs', connectTimeoutMs);
+  const b = c.limited('redis.commandTimeoutMs', commandTimeoutMs);
   const waitReplicas = value.waitReplicas ?? DEFAULTS.redis.waitReplicas;
   const waitTimeoutMs = value.waitTimeoutMs ?? DEFAULTS.redis.waitTimeoutMs;
-  const w = c.integer('redis.waitReplicas', waitReplicas, 0, 100);
-  let t = c.integer('redis.waitTimeoutMs', waitTimeoutMs, 1, 600_000);
+  const w = c.limited('redis.waitReplicas', waitReplicas);
+  let t = c.limited('redis.waitTimeoutMs', waitTimeoutMs);
   if (t && w && b && (waitReplicas as number) > 0 && (waitTimeoutMs as number) >= (commandTimeoutMs as number)) {
     c.fail('redis.waitTimeoutMs', `must be below redis.commandTimeoutMs (${commandTimeoutMs})`);
     t = false;
@@ -640,24 +524,24 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   if (o.batch !== undefined && c.object('batch', o.batch, ['maxEvents', 'maxWaitMs', 'maxInFlight'])) {
     Object.assign(batch, stripUndefined(o.batch));
   }
-  c.integer('batch.maxEvents', batch.maxEvents, 1, 100_000);
-  c.integer('batch.maxWaitMs', batch.maxWaitMs, 0, 60_000);
-  c.integer('batch.maxInFlight', batch.maxInFlight, 1, 1024);
+  c.limited('batch.maxEvents', batch.maxEvents);
+  c.limited('batch.maxWaitMs', batch.maxWaitMs);
+  c.limited('batch.maxInFlight', batch.maxInFlight);
 
   const commitIntervalMs = o.commitIntervalMs ?? DEFAULTS.commitIntervalMs;
-  c.integer('commitIntervalMs', commitIntervalMs, 1, 3_600_000);
+  c.limited('commitIntervalMs', commitIntervalMs);
 
   const handlers = { ...DEFAULTS.handlers };
   if (o.handlers !== undefined && c.object('handlers', o.handlers, ['maxBatchSize', 'maxInFlight', 'attempts', 'retryDelayMs'])) {
     Object.assign(handlers, stripUndefined(o.handlers));
   }
-  c.integer('handlers.maxBatchSize', handlers.maxBatchSize, 1, 100_000);
-  c.integer('handlers.maxInFlight', handlers.maxInFlight, 1, 1024);
-  c.integer('handlers.attempts', handlers.attempts, 1, 100);
-  c.integer('handlers.retryDelayMs', handlers.retryDelayMs, 0, 600_000);
+  c.limited('handlers.maxBatchSize', handlers.maxBatchSize);
+  c.limited('handlers.maxInFlight', handlers.maxInFlight);
+  c.limited('handlers.attempts', handlers.attempts);
+  c.limited('handlers.retryDelayMs', handlers.retryDelayMs);
 
   const invalidateTimeoutMs = o.invalidateTimeoutMs ?? DEFAULTS.invalidateTimeoutMs;
-  c.integer('invalidateTimeoutMs', invalidateTimeoutMs, 1, 3_600_000);
+  c.limited('invalidateTimeoutMs', invalidateTimeoutMs);
 
   const logger = o.logger === undefined ? undefined : checkLogger(c, o.logger);
 

@@ -2,7 +2,9 @@
 // They are produced by the C++ core; TypeScript never parses Debezium JSON itself.
 
 export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't' | 'm';
-export type ChangeKind = 'change' | 'tombstone' | 'heartbeat' | 'transaction' | 'schema_change' | (string & {});
+/** Event kinds, spelled as the C++ core spells them (event_kind_name in debezium/change_event.h). */
+export const CHANGE_KINDS = ['change', 'tombstone', 'heartbeat', 'transaction', 'schemaChange'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number] | (string & {});
 
 export interface ChangeEventSource {
   /** "postgresql", "mysql", "mongodb", or "" when unknown. */

@@ -1,4 +1,4 @@
-#include "redis/redis_client.h"
+#include "redis/connection.h"
 
 #include <gtest/gtest.h>
 
@@ -124,14 +124,14 @@ TEST(RedisUrl, ErrorsNameTheOptionAndHideThePassword) {
 // ---------------------------------------------------------------------------------------------
 // Against a real redis-server
 
-class RedisNodeTest : public ::testing::Test {
+class RedisConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.running()) << server_.error(); }
   RedisServer server_;
 };
 
-TEST_F(RedisNodeTest, ConnectAndRoundTrip) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, ConnectAndRoundTrip) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   EXPECT_FALSE(node.connected());
   ASSERT_TRUE(node.connect().ok());
   EXPECT_TRUE(node.connected());
@@ -155,8 +155,8 @@ TEST_F(RedisNodeTest, ConnectAndRoundTrip) {
   EXPECT_FALSE(node.connected());
 }
 
-TEST_F(RedisNodeTest, ErrorReplyIsNotAnIoFailure) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, ErrorReplyIsNotAnIoFailure) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   ASSERT_TRUE(node.send({cmd({"SET", "s", "x"}), cmd({"LPUSH", "s", "y"}), cmd({"NOSUCHCOMMAND"}),
                          cmd({"GET", "s"})})
@@ -175,8 +175,8 @@ TEST_F(RedisNodeTest, ErrorReplyIsNotAnIoFailure) {
   EXPECT_EQ(node.pending_replies(), 0u);
 }
 
-TEST_F(RedisNodeTest, PipelineOfTenThousandUnlinks) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, PipelineOfTenThousandUnlinks) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   const int kKeys = 10000;
   std::vector<Command> sets, unlinks;
@@ -205,8 +205,8 @@ TEST_F(RedisNodeTest, PipelineOfTenThousandUnlinks) {
   EXPECT_EQ(size.integer, 0);
 }
 
-TEST_F(RedisNodeTest, SeveralPipelinesInFlightKeepTheirOrder) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, SeveralPipelinesInFlightKeepTheirOrder) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   // INCR replies number every command: any reordering or loss shows.
   const size_t sizes[] = {100, 2500, 1, 700};
@@ -225,8 +225,8 @@ TEST_F(RedisNodeTest, SeveralPipelinesInFlightKeepTheirOrder) {
   EXPECT_EQ(node.pending_replies(), 0u);
 }
 
-TEST_F(RedisNodeTest, HostileKeysAreExactlyOneKeyByteForByte) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, HostileKeysAreExactlyOneKeyByteForByte) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   std::vector<std::string> keys = {
       "with space",
@@ -270,11 +270,11 @@ TEST_F(RedisNodeTest, HostileKeysAreExactlyOneKeyByteForByte) {
   for (const Reply& unlinked : replies) EXPECT_EQ(unlinked.integer, 1);
 }
 
-TEST_F(RedisNodeTest, SelectDatabase) {
+TEST_F(RedisConnectionTest, SelectDatabase) {
   RedisEndpoint endpoint = endpoint_of(server_);
   endpoint.db = 3;
-  RedisNode in_db3(endpoint, RedisOptions{});
-  RedisNode in_db0(endpoint_of(server_), RedisOptions{});
+  RedisConnection in_db3(endpoint, RedisOptions{});
+  RedisConnection in_db0(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(in_db3.connect().ok());
   ASSERT_TRUE(in_db0.connect().ok());
   Reply reply;
@@ -286,15 +286,15 @@ TEST_F(RedisNodeTest, SelectDatabase) {
   EXPECT_EQ(server_.command({"SELECT", "3"}), "OK");
 
   endpoint.db = 99;  // the server has 16
-  RedisNode bad(endpoint, RedisOptions{});
+  RedisConnection bad(endpoint, RedisOptions{});
   Status status = bad.connect();
   ASSERT_FALSE(status.ok());
   EXPECT_TRUE(contains(status.message(), "SELECT failed")) << status.message();
   EXPECT_FALSE(bad.connected());
 }
 
-TEST_F(RedisNodeTest, ReceiveMoreThanPendingFailsFast) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, ReceiveMoreThanPendingFailsFast) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   ASSERT_TRUE(node.send({cmd({"PING"})}).ok());
   std::vector<Reply> replies;
@@ -309,8 +309,8 @@ TEST_F(RedisNodeTest, ReceiveMoreThanPendingFailsFast) {
   EXPECT_FALSE(node.send({Command{}}).ok());  // empty argv
 }
 
-TEST_F(RedisNodeTest, ServerKilledMidStreamThenRestarted) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, ServerKilledMidStreamThenRestarted) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   std::vector<Command> pipeline;
   for (int i = 0; i < 50000; ++i) {
@@ -340,8 +340,8 @@ TEST_F(RedisNodeTest, ServerKilledMidStreamThenRestarted) {
 }
 
 // Writing to a socket whose server is gone raises SIGPIPE: it must come back as a Status.
-TEST_F(RedisNodeTest, WritesAfterServerDeathDoNotKillTheProcess) {
-  RedisNode node(endpoint_of(server_), RedisOptions{});
+TEST_F(RedisConnectionTest, WritesAfterServerDeathDoNotKillTheProcess) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   ASSERT_TRUE(server_.kill());
   Status failure = Status::Ok();
@@ -357,8 +357,8 @@ TEST_F(RedisNodeTest, WritesAfterServerDeathDoNotKillTheProcess) {
   EXPECT_FALSE(node.connected());
 }
 
-TEST_F(RedisNodeTest, CommandTimeoutDisconnects) {
-  RedisNode node(endpoint_of(server_), RedisOptions{2000, 300});
+TEST_F(RedisConnectionTest, CommandTimeoutDisconnects) {
+  RedisConnection node(endpoint_of(server_), RedisOptions{2000, 300});
   ASSERT_TRUE(node.connect().ok());
   ASSERT_TRUE(server_.pause());
   auto started = std::chrono::steady_clock::now();
@@ -378,7 +378,7 @@ TEST_F(RedisNodeTest, CommandTimeoutDisconnects) {
   EXPECT_EQ(reply.text, "PONG");
 }
 
-TEST(RedisNode, ConnectionRefusedAndTls) {
+TEST(RedisConnection, ConnectionRefusedAndTls) {
   RedisServer server;
   ASSERT_TRUE(server.running()) << server.error();
   int port = server.port();
@@ -386,7 +386,7 @@ TEST(RedisNode, ConnectionRefusedAndTls) {
   RedisEndpoint endpoint;
   endpoint.port = port;
   endpoint.password = "hunter2";
-  RedisNode node(endpoint, RedisOptions{500, 500});
+  RedisConnection node(endpoint, RedisOptions{500, 500});
   Status status = node.connect();
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.message().rfind("redis 127.0.0.1:" + std::to_string(port) + ": connect failed: ", 0), 0u)
@@ -394,20 +394,20 @@ TEST(RedisNode, ConnectionRefusedAndTls) {
   EXPECT_FALSE(contains(status.message(), "hunter2"));
 
   ASSERT_TRUE(parse_redis_url("rediss://:hunter2@127.0.0.1:" + std::to_string(port), endpoint).ok());
-  RedisNode tls(endpoint, RedisOptions{});
+  RedisConnection tls(endpoint, RedisOptions{});
   status = tls.connect();
   ASSERT_FALSE(status.ok());
   EXPECT_TRUE(contains(status.message(), "TLS not supported yet")) << status.message();
   EXPECT_FALSE(contains(status.message(), "hunter2"));
 }
 
-TEST(RedisNodeAuth, RequirePass) {
+TEST(RedisConnectionAuth, RequirePass) {
   RedisServer server({"--requirepass", "s3cret-pass"});
   ASSERT_TRUE(server.running()) << server.error();
   RedisEndpoint endpoint;
   ASSERT_TRUE(parse_redis_url(server.url(), endpoint).ok());
 
-  RedisNode anonymous(endpoint, RedisOptions{});
+  RedisConnection anonymous(endpoint, RedisOptions{});
   ASSERT_TRUE(anonymous.connect().ok());  // nothing to send: the server refuses commands instead
   Reply reply;
   ASSERT_TRUE(anonymous.command(cmd({"GET", "x"}), reply).ok());
@@ -415,13 +415,13 @@ TEST(RedisNodeAuth, RequirePass) {
   EXPECT_EQ(reply.text.rfind("NOAUTH", 0), 0u) << reply.text;
 
   endpoint.password = "s3cret-pass";
-  RedisNode good(endpoint, RedisOptions{});
+  RedisConnection good(endpoint, RedisOptions{});
   ASSERT_TRUE(good.connect().ok());
   ASSERT_TRUE(good.command(cmd({"SET", "x", "1"}), reply).ok());
   EXPECT_EQ(reply.text, "OK");
 
   endpoint.password = "wrong-pass-xyz";
-  RedisNode wrong(endpoint, RedisOptions{});
+  RedisConnection wrong(endpoint, RedisOptions{});
   Status status = wrong.connect();
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.message().rfind("redis 127.0.0.1:" + std::to_string(server.port()) +
@@ -433,7 +433,7 @@ TEST(RedisNodeAuth, RequirePass) {
   EXPECT_FALSE(wrong.connected());
 }
 
-TEST(RedisNodeAuth, AclUser) {
+TEST(RedisConnectionAuth, AclUser) {
   RedisServer server;
   ASSERT_TRUE(server.running()) << server.error();
   // Password "p@ss:w/rd%" travels percent-encoded in the URL.
@@ -445,7 +445,7 @@ TEST(RedisNodeAuth, AclUser) {
                                   std::to_string(server.port()) + "/2",
                               endpoint)
                   .ok());
-  RedisNode node(endpoint, RedisOptions{});
+  RedisConnection node(endpoint, RedisOptions{});
   ASSERT_TRUE(node.connect().ok());
   Reply reply;
   ASSERT_TRUE(node.command(cmd({"ACL", "WHOAMI"}), reply).ok());
@@ -458,7 +458,7 @@ TEST(RedisNodeAuth, AclUser) {
   EXPECT_TRUE(node.connected());
 
   endpoint.password = "p@ss:w/rd%-wrong";
-  RedisNode wrong(endpoint, RedisOptions{});
+  RedisConnection wrong(endpoint, RedisOptions{});
   Status status = wrong.connect();
   ASSERT_FALSE(status.ok());
   EXPECT_TRUE(contains(status.message(), "AUTH failed: WRONGPASS")) << status.message();
@@ -466,7 +466,7 @@ TEST(RedisNodeAuth, AclUser) {
 
   endpoint.username = "nobody";
   endpoint.password = "x";
-  RedisNode unknown(endpoint, RedisOptions{});
+  RedisConnection unknown(endpoint, RedisOptions{});
   EXPECT_FALSE(unknown.connect().ok());
 }
 

@@ -12,10 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#if __has_include("explain/explain.h")
 #include "explain/explain.h"
-#define CDC_HAVE_EXPLAIN 1
-#endif
 
 namespace {
 
@@ -52,10 +49,6 @@ struct Bridge {
 void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* message);
 using Channel = Napi::TypedThreadSafeFunction<Bridge, Message, CallJs>;
 
-// Per-environment data (main thread or worker), as better-sqlite3 keeps it.
-struct AddonData {
-  Napi::FunctionReference engine_constructor;
-};
 
 // Guards the engine side's use of the thread-safe function. Node deletes a thread-safe function
 // when its environment is torn down, whether or not other threads released it; once the gate is
@@ -100,17 +93,6 @@ struct TeardownHook {
   }
 };
 
-const char* kind_name(cdc::EventKind kind) {
-  switch (kind) {
-    case cdc::EventKind::change: return "change";
-    case cdc::EventKind::tombstone: return "tombstone";
-    case cdc::EventKind::heartbeat: return "heartbeat";
-    case cdc::EventKind::transaction: return "transaction";
-    case cdc::EventKind::schema_change: return "schemaChange";
-  }
-  return "change";
-}
-
 Napi::Value parse_json_or_null(Napi::Env env, Napi::Function parse, bool present, const std::string& json) {
   if (!present) return env.Null();
   return parse.Call({Napi::String::New(env, json)});
@@ -122,7 +104,7 @@ Napi::Array events_to_js(Napi::Env env, const std::vector<cdc::HandlerEvent>& ev
   for (size_t i = 0; i < events.size(); ++i) {
     const cdc::HandlerEvent& event = events[i];
     Napi::Object object = Napi::Object::New(env);
-    object.Set("kind", kind_name(event.kind));
+    object.Set("kind", cdc::event_kind_name(event.kind));
     if (event.op == cdc::Op::none) {
       object.Set("op", env.Null());
     } else {
@@ -517,22 +499,14 @@ Napi::Value Explain(const Napi::CallbackInfo& info) {
   std::string value, key;
   bool has_value = bytes(1, "value", value);
   bytes(2, "key", key);
-#ifdef CDC_HAVE_EXPLAIN
   std::string out;
   cdc::Status status = cdc::explain(rules_json, value, !has_value, key, out);
   if (!status.ok()) throw Napi::Error::New(env, status.message());
   return Napi::String::New(env, out);
-#else
-  (void)has_value;
-  throw Napi::Error::New(env, "explain is not available in this build");
-#endif
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto* data = new AddonData();
   Napi::Function engine = EngineWrap::Define(env);
-  data->engine_constructor = Napi::Persistent(engine);
-  env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api when the environment goes
   exports.Set("Engine", engine);
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
   return exports;

@@ -10,6 +10,18 @@ namespace cdc {
 
 enum class EventKind { change, tombstone, heartbeat, transaction, schema_change };
 
+// The one spelling of each kind outside C++ (JS events, explain output, lib/types.ts ChangeKind).
+inline const char* event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::change: return "change";
+    case EventKind::tombstone: return "tombstone";
+    case EventKind::heartbeat: return "heartbeat";
+    case EventKind::transaction: return "transaction";
+    case EventKind::schema_change: return "schemaChange";
+  }
+  return "change";
+}
+
 // Debezium's op letter; none for messages that carry no op (heartbeat, transaction, ...).
 enum class Op : char {
   none = 0,

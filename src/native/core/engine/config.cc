@@ -80,10 +80,12 @@ Status get_int(element value, const std::string& path, int64_t min, int64_t max,
   return Status::Ok();
 }
 
-Status get_int(element value, const std::string& path, int min, int max, int& out) {
+// An option from the option table: its path names it in errors, its limits bound it.
+template <typename Int>
+Status get_int(element value, const OptionLimit& limit, Int& out) {
   int64_t wide = 0;
-  Status st = get_int(value, path, static_cast<int64_t>(min), static_cast<int64_t>(max), wide);
-  if (st.ok()) out = static_cast<int>(wide);
+  Status st = get_int(value, std::string(limit.path), limit.min, limit.max, wide);
+  if (st.ok()) out = static_cast<Int>(wide);
   return st;
 }
 
@@ -143,7 +145,7 @@ Status parse_kafka(element value, KafkaSettings& out) {
   }
 
   if (lookup(kafka, "prefetchBytes", field) &&
-      !(st = get_int(field, "kafka.prefetchBytes", int64_t{1} << 16, int64_t{1} << 32, out.prefetch_bytes)).ok())
+      !(st = get_int(field, option_limits::kafka_prefetch_bytes, out.prefetch_bytes)).ok())
     return st;
 
   if (lookup(kafka, "config", field)) {
@@ -172,15 +174,16 @@ Status parse_redis(element value, RedisSettings& out) {
   st = parse_redis_url(url, out.endpoint);
   if (!st.ok()) return path_error("redis.url", st.message());  // parse_redis_url never echoes the password
   if (lookup(redis, "connectTimeoutMs", field) &&
-      !(st = get_int(field, "redis.connectTimeoutMs", 1, 600000, out.options.connect_timeout_ms)).ok())
+      !(st = get_int(field, option_limits::redis_connect_timeout_ms, out.options.connect_timeout_ms)).ok())
     return st;
   if (lookup(redis, "commandTimeoutMs", field) &&
-      !(st = get_int(field, "redis.commandTimeoutMs", 1, 600000, out.options.command_timeout_ms)).ok())
+      !(st = get_int(field, option_limits::redis_command_timeout_ms, out.options.command_timeout_ms)).ok())
     return st;
-  if (lookup(redis, "waitReplicas", field) && !(st = get_int(field, "redis.waitReplicas", 0, 100, out.wait_replicas)).ok())
+  if (lookup(redis, "waitReplicas", field) &&
+      !(st = get_int(field, option_limits::redis_wait_replicas, out.wait_replicas)).ok())
     return st;
   if (lookup(redis, "waitTimeoutMs", field) &&
-      !(st = get_int(field, "redis.waitTimeoutMs", 1, 600000, out.wait_timeout_ms)).ok())
+      !(st = get_int(field, option_limits::redis_wait_timeout_ms, out.wait_timeout_ms)).ok())
     return st;
   if (out.wait_replicas > 0 && out.wait_timeout_ms >= out.options.command_timeout_ms)
     return path_error("redis.waitTimeoutMs", "must be below redis.commandTimeoutMs (" +
@@ -209,28 +212,69 @@ Status parse_js_handlers(element value, std::vector<JsHandlerSpec>& out) {
   return Status::Ok();
 }
 
-}  // namespace
-
-bool glob_matches(std::string_view pattern, std::string_view text) {
-  // Iterative wildcard match with single backtrack point: linear for the patterns we see.
-  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
+// Rules and how their keys become commands: rules, keyPrefix, deleteCommand.
+Status parse_rule_settings(object top, EngineConfig& out) {
+  element field;
+  Status st = Status::Ok();
+  if (lookup(top, "rules", field)) {
+    if (field.type() != element_type::ARRAY) return path_error("rules", "expected an array");
+    // The rules module owns the rule shape; hand it the raw JSON of the array.
+    std::string rules_json = simdjson::minify(field);
+    if (!(st = parse_rules_json(rules_json, out.rules, "rules")).ok()) return st;
+  }
+  if (lookup(top, "keyPrefix", field) && !(st = get_string(field, "keyPrefix", out.rule_options.key_prefix)).ok())
+    return st;
+  if (lookup(top, "deleteCommand", field)) {
+    std::string command;
+    if (!(st = get_string(field, "deleteCommand", command)).ok()) return st;
+    if (command == "UNLINK") {
+      out.rule_options.use_unlink = true;
+    } else if (command == "DEL") {
+      out.rule_options.use_unlink = false;
     } else {
-      return false;
+      return path_error("deleteCommand", "expected \"UNLINK\" or \"DEL\"");
     }
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return Status::Ok();
 }
+
+// An optional integer member `key` of obj, bounded by the option table.
+template <typename Int>
+Status optional_int(object obj, const char* key, const OptionLimit& limit, Int& out) {
+  element field;
+  return lookup(obj, key, field) ? get_int(field, limit, out) : Status::Ok();
+}
+
+// Batching and flow control: batch, commitIntervalMs, handlers.
+Status parse_flow_settings(object top, EngineConfig& out) {
+  element field;
+  Status st = Status::Ok();
+  if (lookup(top, "batch", field)) {
+    object batch;
+    if (!(st = get_object(field, "batch", batch)).ok()) return st;
+    if (!(st = check_known_fields(batch, "batch", {"maxEvents", "maxWaitMs", "maxInFlight"})).ok()) return st;
+    if (!(st = optional_int(batch, "maxEvents", option_limits::batch_max_events, out.batch.max_events)).ok()) return st;
+    if (!(st = optional_int(batch, "maxWaitMs", option_limits::batch_max_wait_ms, out.batch.max_wait_ms)).ok()) return st;
+    if (!(st = optional_int(batch, "maxInFlight", option_limits::batch_max_in_flight, out.batch.max_in_flight)).ok())
+      return st;
+  }
+  if (!(st = optional_int(top, "commitIntervalMs", option_limits::commit_interval_ms, out.commit_interval_ms)).ok())
+    return st;
+  if (lookup(top, "handlers", field)) {
+    object handlers;
+    if (!(st = get_object(field, "handlers", handlers)).ok()) return st;
+    if (!(st = check_known_fields(handlers, "handlers", {"maxBatchSize", "maxInFlight"})).ok()) return st;
+    if (!(st = optional_int(handlers, "maxBatchSize", option_limits::handlers_max_batch_size,
+                            out.handlers.max_batch_size)).ok())
+      return st;
+    if (!(st = optional_int(handlers, "maxInFlight", option_limits::handlers_max_in_flight,
+                            out.handlers.max_in_flight)).ok())
+      return st;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status parse_engine_config(std::string_view json, EngineConfig& out) {
   out = EngineConfig{};
@@ -253,58 +297,11 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
   if (!(st = parse_kafka(field, out.kafka)).ok()) return st;
   if (!lookup(top, "redis", field)) return path_error("redis", "expected an object");
   if (!(st = parse_redis(field, out.redis)).ok()) return st;
-
-  if (lookup(top, "rules", field)) {
-    if (field.type() != element_type::ARRAY) return path_error("rules", "expected an array");
-    // The rules module owns the rule shape; hand it the raw JSON of the array.
-    std::string rules_json = simdjson::minify(field);
-    if (!(st = parse_rules_json(rules_json, out.rules, "rules")).ok()) return st;
-  }
-  if (lookup(top, "keyPrefix", field) && !(st = get_string(field, "keyPrefix", out.rule_options.key_prefix)).ok())
-    return st;
-  if (lookup(top, "deleteCommand", field)) {
-    std::string command;
-    if (!(st = get_string(field, "deleteCommand", command)).ok()) return st;
-    if (command == "UNLINK") {
-      out.rule_options.use_unlink = true;
-    } else if (command == "DEL") {
-      out.rule_options.use_unlink = false;
-    } else {
-      return path_error("deleteCommand", "expected \"UNLINK\" or \"DEL\"");
-    }
-  }
+  if (!(st = parse_rule_settings(top, out)).ok()) return st;
   if (lookup(top, "deadLetterTopic", field) &&
       !(st = get_non_empty_string(field, "deadLetterTopic", out.dead_letter_topic)).ok())
     return st;
-
-  if (lookup(top, "batch", field)) {
-    object batch;
-    if (!(st = get_object(field, "batch", batch)).ok()) return st;
-    if (!(st = check_known_fields(batch, "batch", {"maxEvents", "maxWaitMs", "maxInFlight"})).ok()) return st;
-    if (lookup(batch, "maxEvents", field) &&
-        !(st = get_int(field, "batch.maxEvents", 1, 100000, out.batch.max_events)).ok())
-      return st;
-    if (lookup(batch, "maxWaitMs", field) &&
-        !(st = get_int(field, "batch.maxWaitMs", 0, 60000, out.batch.max_wait_ms)).ok())
-      return st;
-    if (lookup(batch, "maxInFlight", field) &&
-        !(st = get_int(field, "batch.maxInFlight", 1, 1024, out.batch.max_in_flight)).ok())
-      return st;
-  }
-  if (lookup(top, "commitIntervalMs", field) &&
-      !(st = get_int(field, "commitIntervalMs", 1, 3600000, out.commit_interval_ms)).ok())
-    return st;
-  if (lookup(top, "handlers", field)) {
-    object handlers;
-    if (!(st = get_object(field, "handlers", handlers)).ok()) return st;
-    if (!(st = check_known_fields(handlers, "handlers", {"maxBatchSize", "maxInFlight"})).ok()) return st;
-    if (lookup(handlers, "maxBatchSize", field) &&
-        !(st = get_int(field, "handlers.maxBatchSize", 1, 100000, out.handlers.max_batch_size)).ok())
-      return st;
-    if (lookup(handlers, "maxInFlight", field) &&
-        !(st = get_int(field, "handlers.maxInFlight", 1, 1024, out.handlers.max_in_flight)).ok())
-      return st;
-  }
+  if (!(st = parse_flow_settings(top, out)).ok()) return st;
   if (lookup(top, "jsHandlers", field) && !(st = parse_js_handlers(field, out.js_handlers)).ok()) return st;
   return Status::Ok();
 }

@@ -10,14 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "debezium/change_event.h"
 #include "engine/config.h"
 
 namespace cdc {
-
-enum class LogLevel { debug, info, warn, error };
-const char* log_level_name(LogLevel level);
 
 // A change event as handed to a JS handler: the decoded event plus where it came from.
 struct HandlerEvent {

@@ -12,17 +12,6 @@ namespace cdc {
 
 namespace {
 
-const char* kind_name(EventKind kind) {
-  switch (kind) {
-    case EventKind::change: return "change";
-    case EventKind::tombstone: return "tombstone";
-    case EventKind::heartbeat: return "heartbeat";
-    case EventKind::transaction: return "transaction";
-    case EventKind::schema_change: return "schema-change";
-  }
-  return "change";
-}
-
 // Rules given as the bare array or inside an object with keyPrefix/deleteCommand.
 Status load_rules(std::string_view rules_json, std::vector<RuleSpec>& specs, RuleOptions& options) {
   simdjson::dom::parser parser;
@@ -93,7 +82,7 @@ Status explain(std::string_view rules_json, std::string_view value, bool value_i
   std::string& out = out_json;
   out.clear();
   out += "{\"event\":{\"kind\":";
-  append_json_string(out, kind_name(event.kind));
+  append_json_string(out, event_kind_name(event.kind));
   out += ",\"op\":";
   if (event.op == Op::none) {
     out += "null";

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "common/glob.h"
 #include "debezium/json_text.h"
 
 namespace cdc {
@@ -17,27 +18,6 @@ namespace cdc {
 namespace {
 
 // ---- source globs ------------------------------------------------------------------------------
-
-// '*' matches any run of characters (also empty); every other character matches itself.
-bool glob_match(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_t = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++star_t;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 struct SourceMatcher {
   enum class Kind { any, exact, glob } kind = Kind::exact;
@@ -53,7 +33,7 @@ struct SourceMatcher {
     switch (kind) {
       case Kind::any: return true;
       case Kind::exact: return name == pattern;
-      case Kind::glob: return glob_match(pattern, name);
+      case Kind::glob: return glob_matches(pattern, name);
     }
     return false;
   }
@@ -375,52 +355,12 @@ bool RuleSet::matches(std::string_view source_name) const {
   return false;
 }
 
-Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
-                     PlanCounters& counters) const {
-  matched = false;
-  if (event.kind != EventKind::change) return Status::Ok();
-  const Impl& impl = *impl_;
+namespace {
 
-  size_t first_command = out.size();
-  out.emplace_back();
-  std::vector<std::string>& del = out.back().argv;
-  del.push_back(impl.delete_command);
-  std::vector<Command> sets;  // refresh SETs go after the delete
-  std::string scratch;
-  std::string version;  // the event's source position, once per event
-
-  for (const CompiledRule& rule : impl.rules) {
-    if (!rule.source.matches(event.source.name)) continue;
-    matched = true;
-    switch (event.op) {
-      case Op::truncate:
-        for (const std::string& key : rule.truncate_keys) add_unique(del, 1, std::string(key));
-        continue;
-      case Op::message:
-      case Op::none:
-        continue;
-      default:
-        break;
-    }
-    for (const Template& tpl : rule.invalidate) {
-      Status st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
-      if (!st.ok()) {
-        out.resize(first_command);
-        return st;
-      }
-    }
-    if (!rule.has_refresh) continue;
-    if (version.empty()) version = source_version(event);
-    Status st = impl.plan_refresh(rule, event, version, sets, counters);
-    if (!st.ok()) {
-      out.resize(first_command);
-      return st;
-    }
-  }
-
+// A key that is refreshed need not be deleted first: the SET replaces it. The delete goes first
+// (or not at all when it has no keys), then the SETs.
+void finish_plan(std::vector<Command>& out, size_t first_command, std::vector<Command>& sets) {
   std::vector<std::string>& argv = out[first_command].argv;
-  if (matched && event.op == Op::truncate && argv.size() == 1) ++counters.truncate_ignored;
-  // A key that is refreshed need not be deleted first: the SET replaces it.
   if (!sets.empty() && argv.size() > 1) {
     argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
                               [&](const std::string& k) {
@@ -432,6 +372,47 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
   }
   if (argv.size() == 1) out.erase(out.begin() + static_cast<std::ptrdiff_t>(first_command));
   for (Command& set : sets) out.push_back(std::move(set));
+}
+
+}  // namespace
+
+Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
+                     PlanCounters& counters) const {
+  matched = false;
+  if (event.kind != EventKind::change) return Status::Ok();
+  const Impl& impl = *impl_;
+
+  size_t first_command = out.size();
+  out.emplace_back();
+  out.back().argv.push_back(impl.delete_command);
+  std::vector<Command> sets;  // refresh SETs go after the delete
+  std::string scratch;
+  std::string version;  // the event's source position, once per event
+
+  for (const CompiledRule& rule : impl.rules) {
+    if (!rule.source.matches(event.source.name)) continue;
+    matched = true;
+    if (event.op == Op::truncate) {
+      for (const std::string& key : rule.truncate_keys) add_unique(out[first_command].argv, 1, std::string(key));
+      continue;
+    }
+    if (event.op == Op::message || event.op == Op::none) continue;
+    Status st = Status::Ok();
+    for (const Template& tpl : rule.invalidate) {
+      st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
+      if (!st.ok()) break;
+    }
+    if (st.ok() && rule.has_refresh) {
+      if (version.empty()) version = source_version(event);
+      st = impl.plan_refresh(rule, event, version, sets, counters);
+    }
+    if (!st.ok()) {
+      out.resize(first_command);
+      return st;
+    }
+  }
+  if (matched && event.op == Op::truncate && out[first_command].argv.size() == 1) ++counters.truncate_ignored;
+  finish_plan(out, first_command, sets);
   return Status::Ok();
 }
 
@@ -455,6 +436,76 @@ Status parse_string_array(dom::element el, const std::string& at, std::vector<st
   return Status::Ok();
 }
 
+Status parse_ttl_seconds(dom::element value, const std::string& at, int64_t& out) {
+  int64_t ttl = 0;
+  uint64_t uttl = 0;
+  if (!value.get_int64().get(ttl)) {
+    if (ttl < 0) return Status::Error(at + ": expected a non-negative integer");
+  } else if (!value.get_uint64().get(uttl)) {
+    return Status::Error(at + ": too large");
+  } else {
+    return Status::Error(at + ": expected a non-negative integer");
+  }
+  out = ttl;
+  return Status::Ok();
+}
+
+Status parse_refresh(dom::element value, const std::string& at, RefreshSpec& out) {
+  dom::object refresh;
+  if (value.get_object().get(refresh)) return Status::Error(at + ": expected an object");
+  bool has_key = false;
+  for (dom::key_value_pair r : refresh) {
+    std::string_view rkey = r.key;
+    std::string r_at = at + "." + std::string(rkey);
+    Status st = Status::Ok();
+    if (rkey == "key") {
+      std::string_view s;
+      if (r.value.get_string().get(s) || s.empty()) return Status::Error(r_at + ": expected a non-empty string");
+      out.key = std::string(s);
+      has_key = true;
+    } else if (rkey == "fields") {
+      st = parse_string_array(r.value, r_at, out.fields);
+    } else if (rkey == "ttlSeconds") {
+      st = parse_ttl_seconds(r.value, r_at, out.ttl_seconds);
+    } else {
+      return Status::Error(r_at + ": unknown field (expected key, fields, ttlSeconds)");
+    }
+    if (!st.ok()) return st;
+  }
+  if (!has_key) return Status::Error(at + ".key: missing");
+  return Status::Ok();
+}
+
+Status parse_rule(dom::element rule_el, const std::string& at, RuleSpec& spec) {
+  dom::object rule;
+  if (rule_el.get_object().get(rule)) return Status::Error(at + ": expected an object");
+  bool has_source = false;
+  for (dom::key_value_pair member : rule) {
+    std::string_view key = member.key;
+    std::string field_at = at + "." + std::string(key);
+    Status st = Status::Ok();
+    if (key == "source") {
+      std::string_view s;
+      if (member.value.get_string().get(s) || s.empty()) return Status::Error(field_at + ": expected a non-empty string");
+      spec.source = std::string(s);
+      has_source = true;
+    } else if (key == "invalidate") {
+      st = parse_string_array(member.value, field_at, spec.invalidate);
+    } else if (key == "onTruncate") {
+      st = parse_string_array(member.value, field_at, spec.on_truncate);
+    } else if (key == "refresh") {
+      RefreshSpec refresh;
+      st = parse_refresh(member.value, field_at, refresh);
+      if (st.ok()) spec.refresh = std::move(refresh);
+    } else {
+      return Status::Error(field_at + ": unknown field (expected source, invalidate, refresh, onTruncate)");
+    }
+    if (!st.ok()) return st;
+  }
+  if (!has_source) return Status::Error(at + ".source: expected a non-empty string");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out, std::string_view path_prefix) {
@@ -469,65 +520,9 @@ Status parse_rules_json(std::string_view json, std::vector<RuleSpec>& out, std::
   if (root.get_array().get(rules)) return Status::Error(prefix + ": expected an array of rules");
   size_t i = 0;
   for (dom::element rule_el : rules) {
-    std::string at = prefix + "[" + std::to_string(i++) + "]";
-    dom::object rule;
-    if (rule_el.get_object().get(rule)) return Status::Error(at + ": expected an object");
     RuleSpec spec;
-    bool has_source = false;
-    for (dom::key_value_pair member : rule) {
-      std::string_view key = member.key;
-      std::string field_at = at + "." + std::string(key);
-      if (key == "source") {
-        std::string_view s;
-        if (member.value.get_string().get(s) || s.empty())
-          return Status::Error(field_at + ": expected a non-empty string");
-        spec.source = std::string(s);
-        has_source = true;
-      } else if (key == "invalidate") {
-        Status st = parse_string_array(member.value, field_at, spec.invalidate);
-        if (!st.ok()) return st;
-      } else if (key == "onTruncate") {
-        Status st = parse_string_array(member.value, field_at, spec.on_truncate);
-        if (!st.ok()) return st;
-      } else if (key == "refresh") {
-        dom::object refresh;
-        if (member.value.get_object().get(refresh)) return Status::Error(field_at + ": expected an object");
-        RefreshSpec rs;
-        bool has_key = false;
-        for (dom::key_value_pair r : refresh) {
-          std::string_view rkey = r.key;
-          std::string r_at = field_at + "." + std::string(rkey);
-          if (rkey == "key") {
-            std::string_view s;
-            if (r.value.get_string().get(s) || s.empty())
-              return Status::Error(r_at + ": expected a non-empty string");
-            rs.key = std::string(s);
-            has_key = true;
-          } else if (rkey == "fields") {
-            Status st = parse_string_array(r.value, r_at, rs.fields);
-            if (!st.ok()) return st;
-          } else if (rkey == "ttlSeconds") {
-            int64_t ttl = 0;
-            uint64_t uttl = 0;
-            if (!r.value.get_int64().get(ttl)) {
-              if (ttl < 0) return Status::Error(r_at + ": expected a non-negative integer");
-            } else if (!r.value.get_uint64().get(uttl)) {
-              return Status::Error(r_at + ": too large");
-            } else {
-              return Status::Error(r_at + ": expected a non-negative integer");
-            }
-            rs.ttl_seconds = ttl;
-          } else {
-            return Status::Error(r_at + ": unknown field (expected key, fields, ttlSeconds)");
-          }
-        }
-        if (!has_key) return Status::Error(field_at + ".key: missing");
-        spec.refresh = std::move(rs);
-      } else {
-        return Status::Error(field_at + ": unknown field (expected source, invalidate, refresh, onTruncate)");
-      }
-    }
-    if (!has_source) return Status::Error(at + ".source: expected a non-empty string");
+    Status st = parse_rule(rule_el, prefix + "[" + std::to_string(i++) + "]", spec);
+    if (!st.ok()) return st;
     out.push_back(std::move(spec));
   }
   return Status::Ok();

@@ -10,13 +10,9 @@
 
 #include "common/status.h"
 #include "debezium/change_event.h"
+#include "redis/command.h"
 
 namespace cdc {
-
-// One Redis command as argv: binary safe, never formatted into a command string.
-struct Command {
-  std::vector<std::string> argv;
-};
 
 struct RefreshSpec {
   std::string key;                  // key template, e.g. "customer:{id}"

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "engine/config.h"
+#include "kafka/settings.h"
 
 namespace cdc {
 namespace kafka {

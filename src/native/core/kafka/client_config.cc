@@ -1,4 +1,4 @@
-#include "kafka/clients.h"
+#include "kafka/client_config.h"
 
 #include <algorithm>
 #include <string>

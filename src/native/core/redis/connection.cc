@@ -1,4 +1,4 @@
-#include "redis/redis_client.h"
+#include "redis/connection.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -144,46 +144,22 @@ bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
   return true;
 }
 
-}  // namespace
-
-Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
-  RedisEndpoint endpoint;
-  std::string_view rest;
-  if (starts_with_ignoring_case(url, "redis://")) {
-    rest = url.substr(8);
-  } else if (starts_with_ignoring_case(url, "rediss://")) {
-    rest = url.substr(9);
-    endpoint.tls = true;
-  } else {
-    return Status::Error("redis.url: must start with redis:// or rediss://");
+// user[:password] before the last '@', percent-decoded.
+Status parse_userinfo(std::string_view userinfo, RedisEndpoint& endpoint) {
+  size_t colon = userinfo.find(':');
+  std::string_view user = userinfo.substr(0, colon);
+  if (!percent_decode(user, endpoint.username)) {
+    return Status::Error("redis.url: invalid percent-encoding in the user name");
   }
-
-  // The LAST '@' ends the credentials, so a password may hold an unencoded '@', '/' or ':'.
-  // Nothing after it can be the password, so only that part ever appears in an error.
-  size_t at = rest.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    std::string_view user = userinfo.substr(0, colon);
-    if (!percent_decode(user, endpoint.username)) {
-      return Status::Error("redis.url: invalid percent-encoding in the user name");
-    }
-    if (colon != std::string_view::npos &&
-        !percent_decode(userinfo.substr(colon + 1), endpoint.password)) {
-      return Status::Error("redis.url: invalid percent-encoding in the password");
-    }
+  if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), endpoint.password)) {
+    return Status::Error("redis.url: invalid percent-encoding in the password");
   }
+  return Status::Ok();
+}
 
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return Status::Error("redis.url: query and fragment parameters are not supported");
-  }
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-
-  std::string_view host = authority;
-  std::string_view port;
+// host[:port] or [ipv6][:port]; the port as written (empty when absent).
+Status split_authority(std::string_view authority, std::string_view& host, std::string_view& port) {
+  host = authority;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
     if (close == std::string_view::npos) {
@@ -196,14 +172,27 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
       port = after.substr(1);
       if (port.empty()) return Status::Error("redis.url: empty port");
     }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
-      if (port.empty()) return Status::Error("redis.url: empty port");
-    }
+    return Status::Ok();
   }
+  size_t colon = authority.find(':');
+  if (colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return Status::Error("redis.url: empty port");
+  }
+  return Status::Ok();
+}
+
+// What follows the credentials: host, port and database.
+Status parse_location(std::string_view rest, RedisEndpoint& endpoint) {
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return Status::Error("redis.url: query and fragment parameters are not supported");
+  }
+  size_t slash = rest.find('/');
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view host, port;
+  Status st = split_authority(rest.substr(0, slash), host, port);
+  if (!st.ok()) return st;
   if (!host.empty()) endpoint.host = std::string(host);
   if (!port.empty()) {
     int64_t value = 0;
@@ -220,11 +209,37 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
     }
     endpoint.db = static_cast<int>(value);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
+  RedisEndpoint endpoint;
+  std::string_view rest;
+  if (starts_with_ignoring_case(url, "redis://")) {
+    rest = url.substr(8);
+  } else if (starts_with_ignoring_case(url, "rediss://")) {
+    rest = url.substr(9);
+    endpoint.tls = true;
+  } else {
+    return Status::Error("redis.url: must start with redis:// or rediss://");
+  }
+  // The LAST '@' ends the credentials, so a password may hold an unencoded '@', '/' or ':'.
+  // Nothing after it can be the password, so only that part ever appears in an error.
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    Status st = parse_userinfo(rest.substr(0, at), endpoint);
+    if (!st.ok()) return st;
+    rest = rest.substr(at + 1);
+  }
+  Status st = parse_location(rest, endpoint);
+  if (!st.ok()) return st;
   out = std::move(endpoint);
   return Status::Ok();
 }
 
-struct RedisNode::Impl {
+struct RedisConnection::Impl {
   redisContext* context = nullptr;
   size_t pending = 0;
   // The pipeline in RESP, reused between sends: no allocation per command once warmed up.
@@ -237,18 +252,18 @@ struct RedisNode::Impl {
   }
 };
 
-RedisNode::RedisNode(RedisEndpoint endpoint, RedisOptions options)
+RedisConnection::RedisConnection(RedisEndpoint endpoint, RedisOptions options)
     : endpoint_(std::move(endpoint)), options_(options), impl_(std::make_unique<Impl>()) {}
 
-RedisNode::~RedisNode() { impl_->close(); }
+RedisConnection::~RedisConnection() { impl_->close(); }
 
-bool RedisNode::connected() const { return impl_->context != nullptr; }
+bool RedisConnection::connected() const { return impl_->context != nullptr; }
 
-void RedisNode::disconnect() { impl_->close(); }
+void RedisConnection::disconnect() { impl_->close(); }
 
-size_t RedisNode::pending_replies() const { return impl_->pending; }
+size_t RedisConnection::pending_replies() const { return impl_->pending; }
 
-std::string RedisNode::prefix() const {
+std::string RedisConnection::prefix() const {
   bool ipv6 = endpoint_.host.find(':') != std::string::npos;
   return "redis " + (ipv6 ? "[" + endpoint_.host + "]" : endpoint_.host) + ":" +
          std::to_string(endpoint_.port) + ": ";
@@ -256,7 +271,7 @@ std::string RedisNode::prefix() const {
 
 // Builds the error for a failed read or write, then drops the connection: after an I/O error the
 // stream position is unknown, so no later reply could be matched to its command.
-Status RedisNode::io_failure(const char* what, int saved_errno) {
+Status RedisConnection::io_failure(const char* what, int saved_errno) {
   std::string reason;
   redisContext* context = impl_->context;
   if (context != nullptr && context->err == REDIS_ERR_IO &&
@@ -271,7 +286,7 @@ Status RedisNode::io_failure(const char* what, int saved_errno) {
   return Status::Error(redact(prefix() + what + " failed: " + reason, endpoint_.password));
 }
 
-Status RedisNode::connect() {
+Status RedisConnection::connect() {
   if (impl_->context != nullptr) return Status::Ok();
   if (endpoint_.tls) {
     return Status::Error(prefix() + "TLS not supported yet (rediss:// URL); use redis://");
@@ -321,7 +336,7 @@ Status RedisNode::connect() {
   return Status::Ok();
 }
 
-Status RedisNode::send(const std::vector<Command>& commands) {
+Status RedisConnection::send(const std::vector<Command>& commands) {
   redisContext* context = impl_->context;
   if (context == nullptr) return Status::Error(prefix() + "not connected");
   if (commands.empty()) return Status::Ok();
@@ -357,7 +372,7 @@ Status RedisNode::send(const std::vector<Command>& commands) {
   return Status::Ok();
 }
 
-Status RedisNode::receive(size_t count, std::vector<Reply>& replies) {
+Status RedisConnection::receive(size_t count, std::vector<Reply>& replies) {
   replies.clear();
   redisContext* context = impl_->context;
   if (context == nullptr) return Status::Error(prefix() + "not connected");
@@ -381,7 +396,7 @@ Status RedisNode::receive(size_t count, std::vector<Reply>& replies) {
   return Status::Ok();
 }
 
-Status RedisNode::command(const Command& command, Reply& reply) {
+Status RedisConnection::command(const Command& command, Reply& reply) {
   if (impl_->pending != 0) {
     return Status::Error(prefix() + "command() with " + std::to_string(impl_->pending) +
                          " replies still pending");

@@ -9,8 +9,6 @@
 #include <deque>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "common/status.h"
 
@@ -55,50 +53,6 @@ class PartitionOffsets {
   int64_t watermark_ = -1;
   int64_t committed_ = -1;
   int64_t last_begun_ = -1;
-};
-
-struct TopicPartitionOffset {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-};
-
-// Every assigned partition's PartitionOffsets.
-class OffsetTracker {
- public:
-  // Starts tracking a partition from scratch (also when it was already tracked: a new assignment
-  // means a new position). The returned reference stays valid until revoke() or clear().
-  PartitionOffsets& assign(const std::string& topic, int32_t partition);
-  // Forgets a partition (revoked or lost). Its later begin()/complete() calls return errors.
-  void revoke(const std::string& topic, int32_t partition);
-  void clear();
-
-  // nullptr when the partition is not assigned. Lets the hot path skip the lookup by caching it.
-  PartitionOffsets* find(const std::string& topic, int32_t partition);
-  const PartitionOffsets* find(const std::string& topic, int32_t partition) const;
-
-  // Same as PartitionOffsets, with an error when the partition is not assigned.
-  Status begin(const std::string& topic, int32_t partition, int64_t offset);
-  Status complete(const std::string& topic, int32_t partition, int64_t offset);
-  std::optional<int64_t> committable(const std::string& topic, int32_t partition) const;
-  void mark_committed(const std::string& topic, int32_t partition, int64_t offset);
-
-  // Appends every partition with something new to commit (one commit call for all of them).
-  void collect_committable(std::vector<TopicPartitionOffset>& out) const;
-
-  size_t partition_count() const;
-  // Calls fn(topic, partition, const PartitionOffsets&) for each assigned partition (for stats).
-  template <typename Fn>
-  void for_each(Fn&& fn) const {
-    for (const auto& [topic, partitions] : topics_) {
-      for (const auto& [partition, offsets] : partitions) fn(topic, partition, offsets);
-    }
-  }
-
- private:
-  // Two levels so a lookup by `const std::string&` copies nothing. Node-based maps: references
-  // handed out by assign()/find() survive rehashing.
-  std::unordered_map<std::string, std::unordered_map<int32_t, PartitionOffsets>> topics_;
 };
 
 }  // namespace cdc

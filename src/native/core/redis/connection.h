@@ -1,6 +1,6 @@
-// One Redis connection owned by one thread (the engine's). Commands go out as argv pipelines;
-// every reply is read and checked. Structured by node so Redis Cluster routing can be added
-// without changing callers.
+// One Redis connection owned by one thread. Commands go out as argv pipelines; every reply is
+// read and checked. Callers that keep pipelines in flight and wait out outages use RedisTransport
+// (redis/transport.h), where routing across nodes (Redis Cluster) goes next.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/option_limits.h"
 #include "common/status.h"
-#include "rules/rules.h"
+#include "redis/command.h"
 
 namespace cdc {
 
@@ -29,8 +30,10 @@ struct RedisEndpoint {
 Status parse_redis_url(std::string_view url, RedisEndpoint& out);
 
 struct RedisOptions {
-  int connect_timeout_ms = 2000;  // <= 0: no timeout
-  int command_timeout_ms = 5000;  // per blocking read/write on the socket; <= 0: no timeout
+  // <= 0: no timeout
+  int connect_timeout_ms = static_cast<int>(option_limits::redis_connect_timeout_ms.default_value);
+  // Per blocking read/write on the socket; <= 0: no timeout.
+  int command_timeout_ms = static_cast<int>(option_limits::redis_command_timeout_ms.default_value);
 };
 
 enum class ReplyKind { Status, Error, Integer, Bulk, Nil, Array };
@@ -43,12 +46,12 @@ struct Reply {
   std::string text;      // Error: message; Status and Bulk: the bytes
 };
 
-class RedisNode {
+class RedisConnection {
  public:
-  RedisNode(RedisEndpoint endpoint, RedisOptions options);
-  ~RedisNode();
-  RedisNode(const RedisNode&) = delete;
-  RedisNode& operator=(const RedisNode&) = delete;
+  RedisConnection(RedisEndpoint endpoint, RedisOptions options);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
 
   // Connects, AUTHs and SELECTs. Safe to call again after a failure; a no-op when connected.
   // Errors read "redis host:port: ..." and never contain the password.

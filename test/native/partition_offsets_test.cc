@@ -1,4 +1,4 @@
-#include "engine/offset_tracker.h"
+#include "engine/partition_offsets.h"
 
 #include <gtest/gtest.h>
 
@@ -160,91 +160,6 @@ TEST(PartitionOffsets, LongRunStaysBounded) {
   }
   EXPECT_EQ(offsets.in_flight(), 4u);
   EXPECT_EQ(offsets.committable(), 1000000 - 4);
-}
-
-TEST(OffsetTracker, PartitionsAreIndependent) {
-  OffsetTracker tracker;
-  tracker.assign("a", 0);
-  tracker.assign("a", 1);
-  tracker.assign("b", 0);
-  EXPECT_EQ(tracker.partition_count(), 3u);
-  ASSERT_TRUE(tracker.begin("a", 0, 10).ok());
-  ASSERT_TRUE(tracker.begin("a", 1, 10).ok());
-  ASSERT_TRUE(tracker.begin("b", 0, 99).ok());
-  ASSERT_TRUE(tracker.complete("a", 1, 10).ok());
-  ASSERT_TRUE(tracker.complete("b", 0, 99).ok());
-  EXPECT_FALSE(tracker.committable("a", 0));
-  EXPECT_EQ(tracker.committable("a", 1), 11);
-  EXPECT_EQ(tracker.committable("b", 0), 100);
-
-  std::vector<TopicPartitionOffset> commits;
-  tracker.collect_committable(commits);
-  std::sort(commits.begin(), commits.end(), [](const auto& x, const auto& y) {
-    return std::tie(x.topic, x.partition) < std::tie(y.topic, y.partition);
-  });
-  ASSERT_EQ(commits.size(), 2u);
-  EXPECT_EQ(commits[0].topic, "a");
-  EXPECT_EQ(commits[0].partition, 1);
-  EXPECT_EQ(commits[0].offset, 11);
-  EXPECT_EQ(commits[1].topic, "b");
-  EXPECT_EQ(commits[1].offset, 100);
-
-  for (const auto& commit : commits) tracker.mark_committed(commit.topic, commit.partition, commit.offset);
-  commits.clear();
-  tracker.collect_committable(commits);
-  EXPECT_TRUE(commits.empty());
-}
-
-TEST(OffsetTracker, RevokeForgetsAndAssignResets) {
-  OffsetTracker tracker;
-  PartitionOffsets& kept = tracker.assign("t", 0);
-  tracker.assign("t", 1);
-  ASSERT_TRUE(tracker.begin("t", 1, 5).ok());
-  tracker.revoke("t", 1);
-  EXPECT_EQ(tracker.find("t", 1), nullptr);
-  Status late = tracker.complete("t", 1, 5);  // an ack that arrives after the revoke
-  EXPECT_FALSE(late.ok());
-  EXPECT_EQ(late.message(), "t[1] is not assigned");
-  EXPECT_FALSE(tracker.begin("t", 1, 6).ok());
-  EXPECT_FALSE(tracker.committable("t", 1));
-
-  // Reassigned: a fresh start, even at a lower offset.
-  tracker.assign("t", 1);
-  ASSERT_TRUE(tracker.begin("t", 1, 2).ok());
-  ASSERT_TRUE(tracker.complete("t", 1, 2).ok());
-  EXPECT_EQ(tracker.committable("t", 1), 3);
-
-  // Other partitions' references survive all of this.
-  EXPECT_EQ(&kept, tracker.find("t", 0));
-  tracker.revoke("t", 0);
-  tracker.revoke("t", 1);
-  tracker.revoke("nope", 0);
-  EXPECT_EQ(tracker.partition_count(), 0u);
-}
-
-TEST(OffsetTracker, ErrorsNameThePartition) {
-  OffsetTracker tracker;
-  tracker.assign("orders", 3);
-  ASSERT_TRUE(tracker.begin("orders", 3, 8).ok());
-  Status status = tracker.complete("orders", 3, 9);
-  ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.message(), "orders[3] complete(9): offset not in flight");
-}
-
-TEST(OffsetTracker, ForEachVisitsEveryPartition) {
-  OffsetTracker tracker;
-  tracker.assign("x", 0);
-  tracker.assign("x", 2);
-  tracker.assign("y", 1);
-  ASSERT_TRUE(tracker.begin("x", 2, 40).ok());
-  int visited = 0;
-  int64_t last_begun_sum = 0;
-  tracker.for_each([&](const std::string&, int32_t, const PartitionOffsets& offsets) {
-    ++visited;
-    last_begun_sum += offsets.last_begun();
-  });
-  EXPECT_EQ(visited, 3);
-  EXPECT_EQ(last_begun_sum, 40 - 1 - 1);
 }
 
 }  // namespace

@@ -1,0 +1,163 @@
+#include "kafka/prefetching_consumer.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace cdc {
+namespace kafka {
+
+PrefetchingConsumer::PrefetchingConsumer(int64_t limit_bytes, const std::atomic<bool>& stop, LogFn log)
+    : limit_bytes_(limit_bytes), stop_(stop), log_(std::move(log)) {}
+
+Status PrefetchingConsumer::create(RdKafka::Conf& conf) {
+  std::string errstr;
+  consumer_.reset(RdKafka::KafkaConsumer::create(&conf, errstr));
+  if (!consumer_) return Status::Error("kafka: cannot create the consumer: " + errstr);
+  return Status::Ok();
+}
+
+Status PrefetchingConsumer::subscribe(const std::vector<std::string>& topics) {
+  RdKafka::ErrorCode err = consumer_->subscribe(topics);
+  if (err != RdKafka::ERR_NO_ERROR) return Status::Error("kafka: subscribe failed: " + RdKafka::err2str(err));
+  return Status::Ok();
+}
+
+void PrefetchingConsumer::destroy(bool leak) {
+  if (leak) {
+    (void)consumer_.release();
+  } else {
+    consumer_.reset();
+  }
+}
+
+bool PrefetchingConsumer::pull(int timeout_ms) {
+  bool got = false;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    if (!message) break;
+    RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err != RdKafka::ERR_NO_ERROR) {
+      if (err != RdKafka::ERR__PARTITION_EOF)
+        log_(LogLevel::warn, "kafka: " + message->errstr() +
+                                 (message->topic_name().empty() ? "" : " (" + message->topic_name() + ")"));
+      break;
+    }
+    if (FetchedPartition* partition = fetched_of(*message)) partition->fetched = message->offset() + 1;
+    buffer_bytes_ += static_cast<int64_t>(message->len());
+    peak_bytes_ = std::max(peak_bytes_, static_cast<uint64_t>(buffer_bytes_));
+    buffer_.push_back(std::move(message));
+    got = true;
+    timeout_ms = 0;
+  }
+  if (got) last_pull_ = Clock::now();
+  return got;
+}
+
+FetchedPartition* PrefetchingConsumer::fetched_of(const RdKafka::Message& message) {
+  if (!last_pulled_ || last_pulled_->partition != message.partition() || last_pulled_->topic != topic_of(message)) {
+    auto it = partitions_.find(partition_key(std::string(topic_of(message)), message.partition()));
+    last_pulled_ = it == partitions_.end() ? nullptr : &it->second;
+  }
+  return last_pulled_;
+}
+
+void PrefetchingConsumer::drop_buffered(const TopicPartitions* only) {
+  auto revoked = [&](const RdKafka::Message& message) {
+    if (!only) return true;
+    for (const RdKafka::TopicPartition* tp : *only)
+      if (tp->partition() == message.partition() && tp->topic() == topic_of(message)) return true;
+    return false;
+  };
+  std::deque<std::unique_ptr<RdKafka::Message>> kept;
+  for (auto& message : buffer_) {
+    if (revoked(*message)) {
+      buffer_bytes_ -= static_cast<int64_t>(message->len());
+    } else {
+      kept.push_back(std::move(message));
+    }
+  }
+  buffer_.swap(kept);
+}
+
+void PrefetchingConsumer::update_pause() {
+  if (!consumer_) return;
+  const bool full = paused_ ? buffer_bytes_ > limit_bytes_ / 2 : buffer_bytes_ >= limit_bytes_;
+  if (full == paused_) return;
+  paused_ = full;
+  TopicPartitions list;
+  for (const auto& [key, partition] : partitions_)
+    list.push_back(RdKafka::TopicPartition::create(partition.topic, partition.partition));
+  set_paused(list, paused_);
+  RdKafka::TopicPartition::destroy(list);
+  if (paused_) {
+    ++pauses_;
+  } else {
+    FetcherWakeup::wake(*consumer_, partitions_, log_);
+  }
+  log_(LogLevel::debug, paused_ ? "fetching paused: prefetch buffer full" : "fetching resumed");
+}
+
+void PrefetchingConsumer::set_paused(const TopicPartitions& partitions, bool paused) {
+  if (partitions.empty()) return;
+  // pause()/resume() take a non-const vector but only read it.
+  auto& list = const_cast<TopicPartitions&>(partitions);
+  RdKafka::ErrorCode err = paused ? consumer_->pause(list) : consumer_->resume(list);
+  if (err != RdKafka::ERR_NO_ERROR)
+    log_(LogLevel::warn, std::string("kafka: ") + (paused ? "pause" : "resume") + " failed: " + RdKafka::err2str(err));
+}
+
+void PrefetchingConsumer::assign(const TopicPartitions& partitions, bool cooperative) {
+  auto& list = const_cast<TopicPartitions&>(partitions);  // librdkafka only reads it
+  if (cooperative) {
+    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign(list));
+    if (error) log_(LogLevel::error, "kafka: incremental assign failed: " + error->str());
+  } else {
+    RdKafka::ErrorCode code = consumer_->assign(list);
+    if (code != RdKafka::ERR_NO_ERROR) log_(LogLevel::error, "kafka: assign failed: " + RdKafka::err2str(code));
+  }
+  for (RdKafka::TopicPartition* tp : partitions) {
+    FetchedPartition fresh;
+    fresh.topic = tp->topic();
+    fresh.partition = tp->partition();
+    partitions_[partition_key(fresh.topic, fresh.partition)] = std::move(fresh);
+  }
+  if (paused_) set_paused(partitions, true);
+}
+
+void PrefetchingConsumer::unassign(const TopicPartitions& partitions, bool cooperative) {
+  drop_buffered(&partitions);
+  for (RdKafka::TopicPartition* tp : partitions) partitions_.erase(partition_key(tp->topic(), tp->partition()));
+  last_pulled_ = nullptr;
+  if (cooperative) {
+    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_unassign(const_cast<TopicPartitions&>(partitions)));
+    if (error) log_(LogLevel::error, "kafka: incremental unassign failed: " + error->str());
+  } else {
+    consumer_->unassign();
+  }
+}
+
+void PrefetchingConsumer::unassign_all() {
+  drop_buffered(nullptr);
+  partitions_.clear();
+  last_pulled_ = nullptr;
+  consumer_->unassign();
+}
+
+void PrefetchingConsumer::wake_if_stalled(Clock::time_point now) {
+  if (paused_ || !buffer_.empty()) return;
+  wakeup_.wake_if_stalled(*consumer_, partitions_, now, last_pull_, log_);
+}
+
+int64_t PrefetchingConsumer::high_watermark(const std::string& topic, int32_t partition) {
+  auto it = partitions_.find(partition_key(topic, partition));
+  if (it == partitions_.end()) return -1;
+  return consumer_ ? refresh_high_watermark(*consumer_, it->second) : it->second.high_watermark;
+}
+
+PrefetchStats PrefetchingConsumer::stats() const {
+  return PrefetchStats{static_cast<uint64_t>(buffer_bytes_), peak_bytes_, pauses_};
+}
+
+}  // namespace kafka
+}  // namespace cdc

@@ -1,0 +1,108 @@
+// A KafkaConsumer with its own prefetch buffer. Messages are moved out of librdkafka's queue as
+// soon as they arrive, so that queue stays nearly empty and its thresholds never stall fetching
+// (librdkafka 2.0.2 stops for about a second each time they are reached); this buffer's size
+// decides when fetching pauses (full) and resumes (half empty). Owned by one thread, which also
+// serves librdkafka's callbacks through pull(). Knows nothing of what the messages are for.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "kafka/fetcher_wakeup.h"
+
+namespace cdc {
+namespace kafka {
+
+using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
+
+// The message's topic without the std::string copy Message::topic_name() makes on every call.
+inline std::string_view topic_of(const RdKafka::Message& message) {
+  const rd_kafka_message_t* raw = const_cast<RdKafka::Message&>(message).c_ptr();  // c_ptr() only reads
+  return raw && raw->rkt ? std::string_view(rd_kafka_topic_name(raw->rkt)) : std::string_view();
+}
+
+struct PrefetchStats {
+  uint64_t bytes = 0, peak_bytes = 0;  // fetched messages waiting to be taken
+  uint64_t pauses = 0;                 // fetch pauses because the buffer was full
+};
+
+class PrefetchingConsumer {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // limit_bytes: the buffer size that pauses fetching. pull() returns early once `stop` is set.
+  PrefetchingConsumer(int64_t limit_bytes, const std::atomic<bool>& stop, LogFn log);
+
+  Status create(RdKafka::Conf& conf);
+  Status subscribe(const std::vector<std::string>& topics);
+  RdKafka::KafkaConsumer& handle() { return *consumer_; }
+  bool created() const { return consumer_ != nullptr; }
+  // Destroys the consumer, or leaks it when destroying would abort the process (librdkafka #4312).
+  void destroy(bool leak);
+
+  // Moves messages from librdkafka into the buffer: waits up to timeout_ms for the first, then
+  // takes all that is already there. Serves librdkafka's callbacks (rebalance, commits, events) as
+  // a side effect. True when at least one message arrived.
+  bool pull(int timeout_ms);
+  bool empty() const { return buffer_.empty(); }
+  std::unique_ptr<RdKafka::Message> take() {
+    std::unique_ptr<RdKafka::Message> message = std::move(buffer_.front());
+    buffer_.pop_front();
+    buffer_bytes_ -= static_cast<int64_t>(message->len());
+    return message;
+  }
+
+  // Hysteresis: a full buffer pauses fetching until half of it is taken.
+  void update_pause();
+  bool paused() const { return paused_; }
+
+  // From the rebalance callback. Assigned partitions start paused when the buffer is full.
+  void assign(const TopicPartitions& partitions, bool cooperative);
+  // Forgets buffered messages of these partitions (never begun, so the next owner reads them
+  // again) and gives the partitions up.
+  void unassign(const TopicPartitions& partitions, bool cooperative);
+  // After a rebalance error: forgets everything and gives every partition up.
+  void unassign_all();
+  // Forgets every buffered message (stopping).
+  void drop_buffer() { drop_buffered(nullptr); }
+
+  void wake_if_stalled(Clock::time_point now);
+  // The partition's high watermark as librdkafka last saw it; -1 when unknown.
+  int64_t high_watermark(const std::string& topic, int32_t partition);
+
+  PrefetchStats stats() const;
+
+ private:
+  void drop_buffered(const TopicPartitions* only);
+  void set_paused(const TopicPartitions& partitions, bool paused);
+  FetchedPartition* fetched_of(const RdKafka::Message& message);
+
+  const int64_t limit_bytes_;
+  const std::atomic<bool>& stop_;
+  LogFn log_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+
+  std::deque<std::unique_ptr<RdKafka::Message>> buffer_;  // in consumption order
+  int64_t buffer_bytes_ = 0;
+  uint64_t peak_bytes_ = 0, pauses_ = 0;
+  bool paused_ = false;
+
+  FetchedPartitions partitions_;
+  FetchedPartition* last_pulled_ = nullptr;  // most messages come from the same partition as the one before
+  Clock::time_point last_pull_{};            // when the last message was taken from librdkafka
+  FetcherWakeup wakeup_;
+};
+
+}  // namespace kafka
+}  // namespace cdc
