@@ -41,3 +41,9 @@ export type { NativeBinding, NativeEngine, NativeEngineCallbacks } from './nativ
 export { createPrometheusCollector } from './metrics';
 export type { PrometheusCollector, PrometheusCollectorOptions, PromRegistryLike, StatsSource } from './metrics';
 export { runCli } from './cli';
+export { CdcCacheReadError } from './read-path';
+export type { GetOrLoadOptions, ReadStats, ConsistencyStats } from './read-path';
+export { encodeJson, decodeJson, jsonCodec } from './read-codec';
+export type { Codec, JsonValue } from './read-codec';
+export { READ_DEFAULTS, KEYV_KEY_PREFIX } from './read-options';
+export type { ReadOptions, ReadFormat, ConsistencyOptions, ResolvedReadOptions } from './read-options';

@@ -14,6 +14,7 @@ import {
   type LogLevel,
   type ResolvedCdcCacheOptions,
 } from './options';
+import { ReadPath, type GetOrLoadOptions } from './read-path';
 import { createRedactor, redactDeep, redactOptions, type Redactor } from './redact';
 import { emptyStats, type CdcCacheStats, type ChangeEvent } from './types';
 
@@ -29,8 +30,14 @@ export interface Invalidator {
   stop(): Promise<void>;
   /** Deletes keys (keyPrefix applied) through the engine's pipeline; resolves with the count Redis deleted. */
   invalidate(keys: string[]): Promise<number>;
-  /** A snapshot of the engine's counters (zeros before start). */
+  /** A snapshot of the engine's counters (zeros before start) and of the read side's. */
   stats(): CdcCacheStats;
+  /**
+   * The cached value of `key` (keyPrefix applied), or the loader's, filled under a lease: a fill
+   * that raced with an invalidation of the key is refused. Works before start() too (it needs only
+   * Redis); rejects after stop(). Loader errors pass through unchanged.
+   */
+  getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T>;
   /**
    * Registers a handler for changes whose source matches `selector` (rule glob syntax). Only before
    * start(). A handler's promise gates its events' offsets; after handlers.attempts failures the
@@ -81,6 +88,7 @@ class NativeInvalidator implements Invalidator {
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private locked = false;
+  private readonly readPath: ReadPath;
 
   constructor(
     options: CdcCacheOptions,
@@ -99,6 +107,24 @@ class NativeInvalidator implements Invalidator {
       },
       log: (level, message) => this.log(level, message),
     });
+    this.readPath = new ReadPath({
+      ...this.resolved.redis,
+      keyPrefix: this.resolved.keyPrefix,
+      read: this.resolved.read,
+      pipelineLagMs: () => this.pipelineLagMs(),
+      redact: this.redact,
+    });
+  }
+
+  getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T> {
+    return this.readPath.getOrLoad(key, loader, options);
+  }
+
+  // The engine's recent source-to-Redis lag, when this process runs one that has seen events.
+  private pipelineLagMs(): number | undefined {
+    if (!this.engine) return undefined;
+    const lag = this.engine.stats().lagMs?.source;
+    return lag && lag.count > 0 ? Math.ceil(lag.p99) : undefined;
   }
 
   get state(): InvalidatorState {
@@ -206,6 +232,7 @@ class NativeInvalidator implements Invalidator {
       }
     }
     this.locked = true;
+    await this.readPath.close();
     const engine = this.engine;
     if (!engine) {
       this.currentState = 'stopped';
@@ -255,8 +282,8 @@ class NativeInvalidator implements Invalidator {
   }
 
   stats(): CdcCacheStats {
-    if (!this.engine) return emptyStats();
-    return redactDeep(this.engine.stats(), this.redact);
+    const engine = this.engine ? redactDeep(this.engine.stats(), this.redact) : emptyStats();
+    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats() };
   }
 
   isHealthy(): boolean {

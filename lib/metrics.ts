@@ -194,6 +194,23 @@ function registerMetrics(ctx: MetricContext): void {
   gauge('redis_connected', '1 when the Redis connection is up.', (s) => (s.redisConnected ? 1 : 0));
   consumerLagGauge(ctx);
   endToEndLagGauge(ctx);
+  registerReadMetrics(ctx);
+}
+
+// The read side (getOrLoad) and its consistency probe.
+function registerReadMetrics(ctx: MetricContext): void {
+  const counter = (name: string, help: string, read: (s: CdcCacheStats) => number) => snapshotCounter(ctx, name, help, read);
+  counter('read_hits_total', 'getOrLoad calls answered from Redis.', (s) => s.read?.hits ?? 0);
+  counter('read_misses_total', 'getOrLoad calls that found no value.', (s) => s.read?.misses ?? 0);
+  counter('read_loads_total', "Loader calls (the probe's included).", (s) => s.read?.loads ?? 0);
+  counter('read_fills_total', 'Values written under a lease.', (s) => s.read?.fills ?? 0);
+  counter('read_redis_errors_total', 'getOrLoad calls that met a Redis error.', (s) => s.read?.redisErrors ?? 0);
+  counter('read_wait_timeouts_total', 'Lease waits that ran out (loaded without filling).', (s) => s.read?.waitTimeouts ?? 0);
+  counter('lease_fills_refused_total', 'Fills refused: an invalidation or refresh removed the lease.', (s) => s.consistency?.fillsRefused ?? 0);
+  counter('lease_waits_total', "Misses that waited for another holder's fill.", (s) => s.consistency?.leaseWaits ?? 0);
+  counter('read_coalesced_total', 'Callers that shared an in-process load of the same key.', (s) => s.consistency?.coalesced ?? 0);
+  counter('consistency_checked_total', 'Hits re-loaded by the consistency probe.', (s) => s.consistency?.checked ?? 0);
+  counter('consistency_stale_total', 'Probed hits still different from the loader after the pipeline lag.', (s) => s.consistency?.stale ?? 0);
 }
 
 /**

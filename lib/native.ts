@@ -24,6 +24,32 @@ export interface NativeEngine {
   stats(): CdcCacheStats;
 }
 
+export interface NativeReaderOptions {
+  url: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  leaseMs: number;
+  markerPrefix: string;
+  markerSuffix: string;
+}
+
+/** The read side's LeaseClient (src/native/addon/reader.cc). */
+export interface NativeReader {
+  /** Flat ops, 6 entries each: op, id, key, token, value, ttlMs. False when nothing was queued. */
+  submit(ops: Array<number | string | undefined>): boolean;
+  /** No answer pending: the reader stops holding the process open. */
+  idle(): void;
+  close(): Promise<void>;
+  stats(): { roundTrips: number; commands: number; errors: number; reconnects: number; noscript: number; connected: boolean };
+}
+
+export interface NativeReaderConstructor {
+  new (
+    options: NativeReaderOptions,
+    onResults: (ids: number[], outcomes: number[], values: Array<string | undefined>) => void,
+  ): NativeReader;
+}
+
 export interface NativeEngineConstructor {
   new (configJson: string, callbacks: NativeEngineCallbacks): NativeEngine;
 }
@@ -31,6 +57,8 @@ export interface NativeEngineConstructor {
 export interface NativeBinding {
   Engine: NativeEngineConstructor;
   explain(rulesJson: string, value: Buffer | null, key: Buffer | null): string;
+  /** Absent in builds older than the read side. */
+  Reader?: NativeReaderConstructor;
 }
 
 export const PACKAGE_NAME = 'cdc-cache';

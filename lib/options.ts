@@ -14,6 +14,7 @@ import type {
   ResolvedCdcCacheOptions,
 } from './interfaces/options';
 import { LimitedOption, OPTION_LIMITS } from './option-limits';
+import { checkReadOptions, KEYV_KEY_PREFIX } from './read-options';
 
 export * from './interfaces/options';
 
@@ -256,6 +257,7 @@ const TOP_LEVEL_KEYS = [
   'handlers',
   'invalidateTimeoutMs',
   'logger',
+  'read',
 ] as const;
 
 function checkBrokers(c: Checker, value: unknown): string | undefined {
@@ -510,7 +512,9 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   const redis = o.redis === undefined ? (c.fail('redis', 'required option is missing'), undefined) : checkRedis(c, o.redis);
   const rules = o.rules === undefined ? [] : checkRules(c, o.rules);
 
-  const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
+  const read = checkReadOptions(o.read, c.issues);
+  // Keyv's own prefix, so the engine deletes what cache-manager wrote (and getOrLoad reads it).
+  const keyPrefix = o.keyPrefix ?? (read.format === 'keyv' ? KEYV_KEY_PREFIX : DEFAULTS.keyPrefix);
   c.string('keyPrefix', keyPrefix);
   const deleteCommand = o.deleteCommand ?? DEFAULTS.deleteCommand;
   if (deleteCommand !== 'UNLINK' && deleteCommand !== 'DEL') {
@@ -558,6 +562,7 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     handlers,
     invalidateTimeoutMs: invalidateTimeoutMs as number,
     ...(logger ? { logger } : {}),
+    read,
   };
 }
 

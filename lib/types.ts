@@ -73,6 +73,9 @@ export interface PartitionStats {
 }
 
 /** A snapshot of the engine's counters (all cumulative since start unless noted). */
+export type { ReadStats, ConsistencyStats } from './read-path';
+import type { ConsistencyStats, ReadStats } from './read-path';
+
 export interface CdcCacheStats {
   running: boolean;
   healthy: boolean;
@@ -115,6 +118,10 @@ export interface CdcCacheStats {
   partitions: PartitionStats[];
   /** End-to-end lag in ms from the source commit (source) and from the Kafka timestamp (kafka) to the Redis ack. */
   lagMs: { source: LagSummary; kafka: LagSummary };
+  /** The read side (getOrLoad) of this process. */
+  read: ReadStats;
+  /** Leases and the consistency probe: the numbers to alert on (stale). */
+  consistency: ConsistencyStats;
 }
 
 /** The stats of an invalidator that is not running. */
@@ -139,5 +146,10 @@ export function emptyStats(): CdcCacheStats {
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],
     lagMs: { source: lag(), kafka: lag() },
+    read: {
+      hits: 0, misses: 0, loads: 0, fills: 0, leaseWaits: 0, waitTimeouts: 0, coalesced: 0, redisErrors: 0,
+      roundTrips: 0, connected: false, probesInFlight: 0,
+    },
+    consistency: { checked: 0, stale: 0, fillsRefused: 0, leaseWaits: 0, coalesced: 0 },
   };
 }

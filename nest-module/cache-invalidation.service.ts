@@ -21,6 +21,8 @@ import type { CdcCacheLogger, CdcCacheOptions, ResolvedCdcCacheOptions } from '.
 import type { CdcCacheStats } from '../lib/types';
 import { CACHE_INVALIDATION_OPTIONS } from './cache-invalidation.module-definition';
 import { ON_CHANGE_METADATA } from './on-change.decorator';
+import { CACHED_METADATA, type CachedOptions } from './cached.decorator';
+import type { GetOrLoadOptions } from '../lib/read-path';
 
 export interface RegisteredChangeHandler {
   selector: string;
@@ -81,6 +83,11 @@ export class CacheInvalidationService
     return this.invalidator.stats();
   }
 
+  /** The cached value of `key`, or the loader's, filled under a lease (see Invalidator.getOrLoad). */
+  getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T> {
+    return this.invalidator.getOrLoad(key, loader, options);
+  }
+
   isHealthy(): boolean {
     return this.invalidator.isHealthy();
   }
@@ -111,6 +118,25 @@ export class CacheInvalidationService
     return this.invalidator.state;
   }
 
+  // @Cached: the instance's method becomes a getOrLoad whose loader is the original method.
+  private wrapCached(
+    instance: Record<string, unknown>,
+    methodName: string,
+    method: (...args: unknown[]) => unknown,
+    wrapper: InstanceWrapper,
+  ): void {
+    const cached = this.reflector.get<CachedOptions | undefined>(CACHED_METADATA, method);
+    if (!cached) return;
+    const target = `${instance.constructor?.name ?? 'anonymous'}.${methodName}`;
+    if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+      this.logger.warn(`@Cached on ${target} ignored: request-scoped and transient providers are not supported`);
+      return;
+    }
+    const { key, ...options } = cached;
+    instance[methodName] = (...args: unknown[]) =>
+      this.invalidator.getOrLoad(key(...args), () => method.apply(instance, args), options);
+  }
+
   // As nestjs/event-emitter's EventSubscribersLoader: scan every static provider and controller
   // instance for decorated methods. Request-scoped/transient providers have no single instance
   // to call, so they are skipped with a warning.
@@ -128,6 +154,7 @@ export class CacheInvalidationService
       for (const methodName of this.metadataScanner.getAllMethodNames(prototype)) {
         const method = (instance as Record<string, unknown>)[methodName];
         if (typeof method !== 'function') continue;
+        this.wrapCached(instance as Record<string, unknown>, methodName, method as (...args: unknown[]) => unknown, wrapper);
         const selectors = this.reflector.get<string[] | undefined>(ON_CHANGE_METADATA, method);
         if (!selectors || selectors.length === 0) continue;
         const target = `${(instance as object).constructor?.name ?? 'anonymous'}.${methodName}`;

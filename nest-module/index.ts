@@ -13,6 +13,8 @@ export type {
   CacheInvalidationModuleAsyncOptions,
 } from './cache-invalidation.module-definition';
 export { OnChange, ON_CHANGE_METADATA } from './on-change.decorator';
+export { Cached, CACHED_METADATA } from './cached.decorator';
+export type { CachedOptions } from './cached.decorator';
 export { CacheInvalidationMetrics, CACHE_INVALIDATION_METRICS_REGISTRY } from './metrics';
 export type {
   CdcCacheOptions,
@@ -21,5 +23,8 @@ export type {
   ChangeEvent,
   CdcCacheStats,
   ChangeHandler,
+  GetOrLoadOptions,
+  ReadOptions,
+  Codec,
 } from '../lib/index';
 export { CdcCacheConfigError } from '../lib/errors';

@@ -1,6 +1,8 @@
 // The public option types (what users pass, what validation resolves them to) and the native
 // config document. Validation and defaults live in lib/options.ts.
 
+import type { ReadOptions, ResolvedReadOptions } from '../read-options';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Where log lines go. Messages are already redacted. */
@@ -103,6 +105,8 @@ export interface CdcCacheOptions {
   handlers?: HandlerOptions;
   /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
   logger?: CdcCacheLogger;
+  /** The read side, getOrLoad (leases, format, consistency probe). */
+  read?: ReadOptions;
 }
 
 /** Options after validation, with every default filled in. */
@@ -130,6 +134,7 @@ export interface ResolvedCdcCacheOptions {
   invalidateTimeoutMs: number;
   handlers: Required<HandlerOptions>;
   logger?: CdcCacheLogger;
+  read: ResolvedReadOptions;
 }
 
 export interface JsHandlerRegistration {

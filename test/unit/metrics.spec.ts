@@ -78,3 +78,26 @@ describe('createPrometheusCollector', () => {
     expect(source.stats).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('createPrometheusCollector: the read side', () => {
+  it('exposes getOrLoad, lease and consistency-probe counters', async () => {
+    const snapshot = stats({
+      read: { hits: 90, misses: 10, loads: 12, fills: 8, leaseWaits: 3, waitTimeouts: 1, coalesced: 5, redisErrors: 2, roundTrips: 40, connected: true, probesInFlight: 0 },
+      consistency: { checked: 7, stale: 1, fillsRefused: 2, leaseWaits: 3, coalesced: 5 },
+    });
+    const registry = new Registry();
+    createPrometheusCollector({ stats: () => snapshot }, { registry });
+    const text = await registry.metrics();
+    expect(text).toContain('cdc_cache_read_hits_total 90');
+    expect(text).toContain('cdc_cache_read_misses_total 10');
+    expect(text).toContain('cdc_cache_read_loads_total 12');
+    expect(text).toContain('cdc_cache_read_fills_total 8');
+    expect(text).toContain('cdc_cache_read_redis_errors_total 2');
+    expect(text).toContain('cdc_cache_read_wait_timeouts_total 1');
+    expect(text).toContain('cdc_cache_lease_fills_refused_total 2');
+    expect(text).toContain('cdc_cache_lease_waits_total 3');
+    expect(text).toContain('cdc_cache_read_coalesced_total 5');
+    expect(text).toContain('cdc_cache_consistency_checked_total 7');
+    expect(text).toContain('cdc_cache_consistency_stale_total 1');
+  });
+});

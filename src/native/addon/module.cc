@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "reader.h"
 #include "explain/explain.h"
 
 namespace {
@@ -509,6 +510,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function engine = EngineWrap::Define(env);
   exports.Set("Engine", engine);
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
+  cdc_addon::RegisterReader(env, exports);
   return exports;
 }
 
