@@ -258,10 +258,26 @@ class NativeInvalidator implements Invalidator {
       throw new Error(`cdc-cache: invalidate() needs a running invalidator (state: ${this.currentState})`);
     }
     if (keys.length === 0) return 0;
+    // During a Redis outage the engine waits it out: the caller gets a clear error instead of a
+    // promise that never settles (the delete may still happen once Redis is back).
+    const timeoutMs = this.resolved.invalidateTimeoutMs;
+    const work = this.engine.invalidate(keys);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`cdc-cache: invalidate() timed out after ${timeoutMs} ms without Redis acknowledging (Redis unavailable or behind); the keys may still be deleted later`));
+      }, timeoutMs);
+    });
+    work.catch(() => undefined);  // settled later, after a timeout: nobody waits for it any more
     try {
-      return await this.engine.invalidate(keys);
-    } catch (error) {
-      throw new Error(`cdc-cache: invalidate failed: ${this.redact(errorMessage(error))}`);
+      return await Promise.race([
+        work.catch((error: unknown) => {
+          throw new Error(`cdc-cache: invalidate failed: ${this.redact(errorMessage(error))}`);
+        }),
+        timedOut,
+      ]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -11,6 +11,8 @@ export const OPTION_LIMITS = Object.freeze({
   'kafka.prefetchBytes': { min: 65536, max: 4294967296, default: 33554432 },
   'redis.connectTimeoutMs': { min: 1, max: 600000, default: 2000 },
   'redis.commandTimeoutMs': { min: 1, max: 600000, default: 5000 },
+  'redis.waitReplicas': { min: 0, max: 100, default: 0 },
+  'redis.waitTimeoutMs': { min: 1, max: 600000, default: 1000 },
   'batch.maxEvents': { min: 1, max: 100000, default: 1000 },
   'batch.maxWaitMs': { min: 0, max: 60000, default: 0 },
   'batch.maxInFlight': { min: 1, max: 1024, default: 4 },
@@ -19,6 +21,7 @@ export const OPTION_LIMITS = Object.freeze({
   'handlers.maxInFlight': { min: 1, max: 1024, default: 2 },
   'handlers.attempts': { min: 1, max: 100, default: 3 },
   'handlers.retryDelayMs': { min: 0, max: 600000, default: 200 },
+  'invalidateTimeoutMs': { min: 1, max: 3600000, default: 30000 },
 } as const satisfies Record<string, OptionLimit>);
 
 export type LimitedOption = keyof typeof OPTION_LIMITS;

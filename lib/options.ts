@@ -22,11 +22,16 @@ export * from './interfaces/options';
 const L = OPTION_LIMITS;
 export const DEFAULTS = Object.freeze({
   kafka: Object.freeze({ prefetchBytes: L['kafka.prefetchBytes'].default }),
-  redis: Object.freeze({ connectTimeoutMs: L['redis.connectTimeoutMs'].default, commandTimeoutMs: L['redis.commandTimeoutMs'].default }),
+  redis: Object.freeze({
+    connectTimeoutMs: L['redis.connectTimeoutMs'].default, commandTimeoutMs: L['redis.commandTimeoutMs'].default,
+    waitReplicas: L['redis.waitReplicas'].default,
+    waitTimeoutMs: L['redis.waitTimeoutMs'].default,
+  }),
   keyPrefix: '',
   deleteCommand: 'UNLINK' as DeleteCommand,
   batch: Object.freeze({ maxEvents: L['batch.maxEvents'].default, maxWaitMs: L['batch.maxWaitMs'].default, maxInFlight: L['batch.maxInFlight'].default }),
   commitIntervalMs: L['commitIntervalMs'].default,
+  invalidateTimeoutMs: L['invalidateTimeoutMs'].default,
   handlers: Object.freeze({
     maxBatchSize: L['handlers.maxBatchSize'].default,
     maxInFlight: L['handlers.maxInFlight'].default,
@@ -250,6 +255,7 @@ const TOP_LEVEL_KEYS = [
   'batch',
   'commitIntervalMs',
   'handlers',
+  'invalidateTimeoutMs',
   'logger',
   'read',
 ] as const;
@@ -361,7 +367,7 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
 }
 
 function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
-  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs'])) return undefined;
+  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs'])) return undefined;
   const shape = 'redis://[user[:password]@]host[:port][/db] or rediss://...';
   let urlOk = false;
   if (typeof value.url !== 'string' || value.url.length === 0) {
@@ -390,8 +396,16 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
   const commandTimeoutMs = value.commandTimeoutMs ?? DEFAULTS.redis.commandTimeoutMs;
   const a = c.limited('redis.connectTimeoutMs', connectTimeoutMs);
   const b = c.limited('redis.commandTimeoutMs', commandTimeoutMs);
-  if (!urlOk || !a || !b) return undefined;
-  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs };
+  const waitReplicas = value.waitReplicas ?? DEFAULTS.redis.waitReplicas;
+  const waitTimeoutMs = value.waitTimeoutMs ?? DEFAULTS.redis.waitTimeoutMs;
+  const w = c.limited('redis.waitReplicas', waitReplicas);
+  let t = c.limited('redis.waitTimeoutMs', waitTimeoutMs);
+  if (t && w && b && (waitReplicas as number) > 0 && (waitTimeoutMs as number) >= (commandTimeoutMs as number)) {
+    c.fail('redis.waitTimeoutMs', `must be below redis.commandTimeoutMs (${commandTimeoutMs})`);
+    t = false;
+  }
+  if (!urlOk || !a || !b || !w || !t) return undefined;
+  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs, waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number };
 }
 
 function checkTemplateList(c: Checker, path: string, value: unknown): string[] | undefined {
@@ -530,6 +544,9 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
   c.limited('handlers.attempts', handlers.attempts);
   c.limited('handlers.retryDelayMs', handlers.retryDelayMs);
 
+  const invalidateTimeoutMs = o.invalidateTimeoutMs ?? DEFAULTS.invalidateTimeoutMs;
+  c.limited('invalidateTimeoutMs', invalidateTimeoutMs);
+
   const logger = o.logger === undefined ? undefined : checkLogger(c, o.logger);
 
   if (c.issues.length > 0 || !kafka || !redis || !rules) throwIssues(options, c.issues);
@@ -543,6 +560,7 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     batch,
     commitIntervalMs: commitIntervalMs as number,
     handlers,
+    invalidateTimeoutMs: invalidateTimeoutMs as number,
     ...(logger ? { logger } : {}),
     read,
   };

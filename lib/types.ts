@@ -22,6 +22,12 @@ export interface ChangeEventSource {
   tsMs: number;
 }
 
+/**
+ * A value of a row image. Integers beyond Number.MAX_SAFE_INTEGER (2^53 - 1: BIGINT ids, lsns)
+ * arrive as a string of their exact digits, never as a rounded number; smaller integers are numbers.
+ */
+export type RowValue = string | number | boolean | null | RowValue[] | { [field: string]: RowValue };
+
 /** A decoded change delivered to onChange handlers. */
 export interface ChangeEvent {
   kind: ChangeKind;
@@ -29,11 +35,11 @@ export interface ChangeEvent {
   op: ChangeOp | null;
   source: ChangeEventSource;
   /** Row image before the change (null for creates, and often for PostgreSQL updates). */
-  before: Record<string, unknown> | null;
+  before: Record<string, RowValue> | null;
   /** Row image after the change (null for deletes). */
-  after: Record<string, unknown> | null;
+  after: Record<string, RowValue> | null;
   /** The decoded Kafka message key. */
-  key: Record<string, unknown> | null;
+  key: Record<string, RowValue> | null;
   topic: string;
   partition: number;
   /** Kafka offset; a string because offsets are 64-bit. */
@@ -89,7 +95,23 @@ export interface CdcCacheStats {
   deadLettered: number;
   keysDeleted: number;
   keysRefreshed: number;
-  redis: { roundTrips: number; commands: number; errors: number; reconnects: number; batchSizeAvg: number };
+  /** Tombstones applied as deletes from their key (ExtractNewRecordState dropping the delete record). */
+  tombstoneDeletes: number;
+  /** Refreshes not written because the key already held a newer source position (replays, reordering). */
+  refreshesOlderSkipped: number;
+  /** Updates refreshed without a before image (REPLICA IDENTITY DEFAULT, flattened records): a changed key field leaves the old key behind. */
+  refreshesWithoutBefore: number;
+  redis: {
+    roundTrips: number;
+    commands: number;
+    errors: number;
+    reconnects: number;
+    /** Refresh SETs refused for memory (-OOM) whose key was deleted instead. */
+    fallbackDeletes: number;
+    /** Commands of partitions no longer owned (revoked during an outage), dropped unsent. */
+    revokedDropped: number;
+    batchSizeAvg: number;
+  };
   handlers: { delivered: number; inFlight: number; failed: number };
   /** Fetched messages waiting to be processed (bytes now, the peak), and fetch pauses because that buffer was full. */
   prefetch: { bytes: number; peakBytes: number; pauses: number };
@@ -116,7 +138,10 @@ export function emptyStats(): CdcCacheStats {
     deadLettered: 0,
     keysDeleted: 0,
     keysRefreshed: 0,
-    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, batchSizeAvg: 0 },
+    tombstoneDeletes: 0,
+    refreshesOlderSkipped: 0,
+    refreshesWithoutBefore: 0,
+    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],

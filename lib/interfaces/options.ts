@@ -37,6 +37,10 @@ export interface RedisOptions {
   url: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** WAIT for this many replicas after every batch before it counts as acknowledged (0: off). */
+  waitReplicas?: number;
+  /** How long each WAIT may take; below commandTimeoutMs. */
+  waitTimeoutMs?: number;
 }
 
 export interface RefreshOptions {
@@ -96,6 +100,8 @@ export interface CdcCacheOptions {
   batch?: BatchOptions;
   /** Offset commit interval. Default 1000 ms. */
   commitIntervalMs?: number;
+  /** invalidate() rejects after this long without Redis acknowledging (e.g. an outage). Default 30000 ms. */
+  invalidateTimeoutMs?: number;
   handlers?: HandlerOptions;
   /** Default: console, prefixed "[cdc-cache]" (debug only with NODE_DEBUG=cdc-cache). */
   logger?: CdcCacheLogger;
@@ -125,6 +131,7 @@ export interface ResolvedCdcCacheOptions {
   deadLetterTopic?: string;
   batch: Required<BatchOptions>;
   commitIntervalMs: number;
+  invalidateTimeoutMs: number;
   handlers: Required<HandlerOptions>;
   logger?: CdcCacheLogger;
   read: ResolvedReadOptions;

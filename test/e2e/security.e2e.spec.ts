@@ -255,16 +255,18 @@ describe('security', () => {
     const prefix = `app:e2e-sec-b-${run}:`;
 
     beforeAll(async () => {
-      // Exactly what the engine sends: UNLINK (the default delete command) and SET (refresh), on app:* keys.
-      // AUTH needs no permission.
-      await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, '~app:*', 'resetchannels', '-@all', '+unlink', '+set');
+      // Exactly what the engine sends: UNLINK (the default delete command) and the versioned refresh
+      // script (SCRIPT LOAD, EVALSHA; inside it GET, SET, DEL) on app:* keys and their version keys
+      // {app:*}:cdc-version, and PING (health). AUTH needs no permission.
+      await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, '~app:*', '~{app:*', 'resetchannels', '-@all',
+        '+ping', '+unlink', '+set', '+get', '+del', '+evalsha', '+script|load');
       await admin.call('ACL', 'LOG', 'RESET');
     });
     afterAll(async () => {
       await admin.call('ACL', 'DELUSER', user);
     });
 
-    it('a user allowed only UNLINK and SET on app:* is enough to invalidate and refresh', async () => {
+    it('a user allowed only UNLINK and the refresh script on app:* is enough to invalidate and refresh', async () => {
       const invalidator = make('redis-acl', {
         kafka: { brokers: infra.KAFKA_BROKERS, groupId: `cdc-cache-e2e-acl-${run}`, topics: [TOPIC], config: { 'auto.offset.reset': 'latest' } },
         redis: { url: `redis://${user}:${password}@${new URL(infra.REDIS_URL).host}` },
@@ -420,7 +422,12 @@ describe('security', () => {
         cursor = String(next);
         found.push(...keys.filter((k) => k.toString('utf8').includes(tag)).map((k) => k.toString('hex')));
       } while (cursor !== '0');
-      const expected = [...decoyKeys, ...Object.values(hostile).map(refreshed)].map((k) => k.toString('hex'));
+      // A refreshed key's version lives beside it: "<key>:cdc-version" when the key holds a hash tag
+      // (the value with braces), else "{<key>}:cdc-version" (outside this prefix).
+      const versionOf = (k: Buffer) => Buffer.concat([k, Buffer.from(':cdc-version')]);
+      const tagged = (k: Buffer) => /\{[^}]+\}/.test(k.toString('latin1'));
+      const versions = Object.values(hostile).map(refreshed).filter(tagged).map(versionOf);
+      const expected = [...decoyKeys, ...Object.values(hostile).map(refreshed), ...versions].map((k) => k.toString('hex'));
       expect(found.sort()).toEqual(expected.sort());
       expect(invalidator.stats().deadLettered).toBe(0);
       await recordExposure(invalidator);

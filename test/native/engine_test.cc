@@ -303,7 +303,9 @@ TEST_F(EngineTest, AppliesInvalidationsAndCommitsOffsets) {
     kafka_.produce(kTopic, id % 2, customer_key(id), &value);
   }
   std::string tombstone_key = customer_key(1);
-  kafka_.produce(kTopic, 1, tombstone_key, nullptr);  // a tombstone: skipped, still committed
+  // A tombstone without its delete record before it (ExtractNewRecordState dropped it): a delete
+  // from its key (the key is gone already), committed like the rest.
+  kafka_.produce(kTopic, 1, tombstone_key, nullptr);
   kafka_.flush();
 
   auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-apply", redis_.url()));
@@ -319,8 +321,9 @@ TEST_F(EngineTest, AppliesInvalidationsAndCommitsOffsets) {
   EXPECT_TRUE(stats.healthy);
   EXPECT_TRUE(stats.redis_connected);
   EXPECT_EQ(stats.consumed, 41u);
-  EXPECT_EQ(stats.applied, 40u);
-  EXPECT_EQ(stats.skipped.tombstone, 1u);
+  EXPECT_EQ(stats.applied, 41u);
+  EXPECT_EQ(stats.tombstone_deletes, 1u);
+  EXPECT_EQ(stats.skipped.tombstone, 0u);
   EXPECT_EQ(stats.keys_deleted, 40u);
   EXPECT_GE(stats.redis.round_trips, 1u);
   EXPECT_EQ(stats.kafka_lag.count, 41u);
@@ -569,8 +572,10 @@ TEST_F(EngineTest, RedisErrorReplyIsDeadLetteredNotRetried) {
   stop_engine(engine);
   auto records = kafka_.read_all("cdc-cache.dead-letter", 2, 15s);
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_NE(records[0].headers["cdc-cache-error"].find("NOPERM"), std::string::npos)
-      << records[0].headers["cdc-cache-error"];
+  // The refresh runs as the versioned script: the ACL refusal comes from inside it.
+  const std::string& error = records[0].headers["cdc-cache-error"];
+  EXPECT_TRUE(error.find("NOPERM") != std::string::npos || error.find("can't run this command") != std::string::npos)
+      << error;
 }
 
 TEST_F(EngineTest, RedisHangingTimesOutAndResumes) {
@@ -831,6 +836,340 @@ TEST_F(EngineTest, JoinWaitsForTheEngineThread) {
   EXPECT_TRUE(engine->join(30000));
   EXPECT_TRUE(engine->join(0));  // idempotent
   EXPECT_EQ(harness_.stopped_count(), 1);
+}
+
+// ---- Redis error replies that mean "not now" (issue 10, item 1) ----
+
+std::string customers_config(const std::string& brokers, const std::string& group, const std::string& redis_url,
+                             const std::string& rules) {
+  return R"({"kafka":{"brokers":")" + brokers + R"(","groupId":")" + group + R"(","topics":[")" + kTopic +
+         R"("],"config":{"partition.assignment.strategy":")" + assignment_strategy() + R"("}},"redis":{"url":")" +
+         redis_url + R"(","connectTimeoutMs":500,"commandTimeoutMs":1000},"rules":)" + rules +
+         R"(,"deadLetterTopic":"cdc-cache.dead-letter","commitIntervalMs":100})";
+}
+
+void produce_updates(MockKafka& kafka, int from, int to) {
+  for (int id = from; id < to; ++id) {
+    std::string value = customer_update(id);
+    kafka.produce(kTopic, 0, customer_key(id), &value);
+  }
+  kafka.flush();
+}
+
+// redis.url names a node that became a replica (failover): -READONLY is an outage. Nothing is
+// dead-lettered or committed until it is promoted, then everything is applied.
+TEST_F(EngineTest, ReadOnlyReplicaIsAnOutageUntilPromoted) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  ASSERT_TRUE(replica.running()) << replica.error();
+  set_keys(redis_, 0, 5);
+  ASSERT_TRUE(wait_until([&] { return key_exists(replica, 4); }, 20s));  // replicated
+  produce_updates(kafka_, 0, 5);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-readonly", replica.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(wait_until([&] { return engine->stats().redis.errors > 0; }, 20s));
+  EXPECT_FALSE(wait_until([&] { return engine->stats().healthy || engine->stats().dead_lettered > 0; }, 2s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  EXPECT_TRUE(key_exists(replica, 0));
+  ASSERT_EQ(replica.command({"REPLICAOF", "NO", "ONE"}), "OK");
+  EXPECT_TRUE(wait_until([&] { return keys_gone(replica, 0, 5); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  stop_engine(engine);
+}
+
+// Server over its maxmemory with noeviction: every write is refused (-OOM), deletes pass.
+void fill_up(RedisServer& redis) {
+  for (int i = 0; i < 16; ++i) redis.command({"SET", "filler:" + std::to_string(i), std::string(64 << 10, 'x')});
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}), "OK");
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory", "1mb"}), "OK");
+}
+
+// maxmemory with noeviction refuses the refresh SET (-OOM): the old cached value must not stay,
+// so the key is deleted instead (deletes pass under noeviction) and the event counts as applied.
+TEST_F(EngineTest, RefreshRefusedForMemoryDeletesTheKeyInstead) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer full;
+  ASSERT_TRUE(full.running()) << full.error();
+  for (int id = 0; id < 3; ++id) full.command({"SET", "customer:json:" + std::to_string(id), "stale"});
+  fill_up(full);
+  ASSERT_EQ(full.command({"SET", "probe", "1"}).rfind("OOM", 0), 0u);  // the server is full
+  produce_updates(kafka_, 0, 3);
+  auto engine = start_engine(customers_config(
+      kafka_.bootstraps(), "g-oom", full.url(),
+      R"([{"source":"public.customers","refresh":{"key":"customer:json:{id}"}}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 3; }, 30s)) << committed_in_stats(*engine, 0);
+  for (int id = 0; id < 3; ++id)
+    EXPECT_EQ(full.command({"EXISTS", "customer:json:" + std::to_string(id)}), "0") << id;
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.dead_lettered, 0u);
+  EXPECT_EQ(stats.applied, 3u);
+  stop_engine(engine);
+}
+
+// A long script makes the server answer -BUSY to everything, PING included: the engine must not
+// take that for "connected", and nothing is dead-lettered; once the script is killed, all applies.
+TEST_F(EngineTest, BusyServerIsAnOutageAndPingMustAnswerPong) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  RedisServer busy({"--busy-reply-threshold", "50"});
+  ASSERT_TRUE(busy.running()) << busy.error();
+  set_keys(busy, 0, 5);
+  std::thread script([&] { busy.command({"EVAL", "while true do end", "0"}); });  // returns when killed
+  ASSERT_TRUE(wait_until([&] { return busy.command({"PING"}).rfind("BUSY", 0) == 0; }, 10s));
+  produce_updates(kafka_, 0, 5);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-busy", busy.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_FALSE(wait_until([&] { return engine->stats().healthy || engine->stats().dead_lettered > 0; }, 3s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  EXPECT_EQ(busy.command({"SCRIPT", "KILL"}), "OK");
+  script.join();
+  EXPECT_TRUE(wait_until([&] { return keys_gone(busy, 0, 5); }, 30s));
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 15s)) << committed_in_stats(*engine, 0);
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  stop_engine(engine);
+}
+
+// ---- Replays never regress a refreshed value (issue 10, item 4) ----
+
+std::string customer_update_at(int id, int64_t lsn, const std::string& email) {
+  std::string n = std::to_string(id);
+  return R"({"before":{"id":)" + n + R"(,"email":"x"},"after":{"id":)" + n + R"(,"email":")" + email +
+         R"("},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"dbserver1","ts_ms":1790710562903,)"
+         R"("db":"inventory","schema":"public","table":"customers","txId":65249,"lsn":)" + std::to_string(lsn) +
+         R"(},"op":"u","ts_ms":1790710563391})";
+}
+
+// Debezium re-emits events after a connector restart at new offsets: the older row image that
+// arrives last must not overwrite the newer one, and a deleted row is not brought back.
+TEST_F(EngineTest, ReplayedOlderEventsDoNotRegressRefreshedValues) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  std::vector<std::string> values = {customer_update_at(1, 300, "newest"), customer_update_at(1, 200, "older"),
+                                     customer_update_at(2, 500, "kept"), customer_update_at(2, 100, "oldest")};
+  for (const std::string& value : values) kafka_.produce(kTopic, 0, customer_key(1), &value);
+  kafka_.flush();
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-replay", redis_.url(),
+                                              R"([{"source":"public.customers","refresh":{"key":"customer:json:{id}"}}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 4; }, 30s)) << committed_in_stats(*engine, 0);
+  EXPECT_EQ(redis_.command({"GET", "customer:json:1"}), R"({"id":1,"email":"newest"})");
+  EXPECT_EQ(redis_.command({"GET", "customer:json:2"}), R"({"id":2,"email":"kept"})");
+  EXPECT_EQ(engine->stats().refreshes_older_skipped, 2u);
+  // After a Redis restart the script is gone from its cache: loaded again on reconnect.
+  ASSERT_TRUE(redis_.restart()) << redis_.error();
+  std::string later = customer_update_at(1, 400, "after-restart");
+  kafka_.produce(kTopic, 0, customer_key(1), &later);
+  kafka_.flush();
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 30s)) << committed_in_stats(*engine, 0);
+  EXPECT_EQ(redis_.command({"GET", "customer:json:1"}), R"({"id":1,"email":"after-restart"})");
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  stop_engine(engine);
+}
+
+// ---- A dead letter counts only once Kafka took it (issue 10, item 2) ----
+
+// The dead-letter produce is refused (ACL) a few times: the bad message is not committed until
+// its dead letter is acknowledged, and the engine reports unhealthy meanwhile.
+TEST_F(EngineTest, DeadLetterIsCommittedOnlyOnceKafkaAcknowledgedIt) {
+  kafka_.create_topic(kTopic, 1);
+  kafka_.create_topic("cdc-cache.dead-letter", 1);
+  set_keys(redis_, 0, 3);
+  std::string bad = "{not json";
+  kafka_.produce(kTopic, 0, customer_key(1), &bad);
+  std::string good = customer_update(2);
+  kafka_.produce(kTopic, 0, customer_key(2), &good);
+  kafka_.flush();
+  const int refusals = 6;  // Produce requests answered "topic authorization failed" (not retriable)
+  for (int i = 0; i < refusals; ++i)
+    rd_kafka_mock_push_request_errors(kafka_.cluster(), 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  auto engine = start_engine(customers_config(kafka_.bootstraps(), "g-dlq-refused", redis_.url(),
+                                              R"([{"source":"public.customers","invalidate":["customer:{id}"]}])"));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return !key_exists(redis_, 2); }, 30s));  // the partition went on
+  EXPECT_TRUE(wait_until([&] { return !engine->stats().healthy; }, 15s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  ASSERT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 2; }, 60s)) << committed_in_stats(*engine, 0);
+  auto records = kafka_.read_all("cdc-cache.dead-letter", 1, 15s);
+  ASSERT_EQ(records.size(), 1u);  // committed only because it is there
+  EXPECT_EQ(records[0].value, bad);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 10s));
+  EXPECT_EQ(engine->stats().dead_lettered, 1u);
+  stop_engine(engine);
+}
+
+// ---- Exact 64-bit integers reach JavaScript handlers (issue 10, item 9) ----
+
+TEST_F(EngineTest, HandlerEventsCarryIntegersBeyondTwoToThe53AsExactStrings) {
+  with_events_ = true;
+  kafka_.create_topic(kTopic, 1);
+  std::string value = customer_update_at(1, 9007199254740993, "big");
+  const std::string big_id = "9007199254740993";
+  value.replace(value.find(R"("after":{"id":1)") + 14, 1, big_id);
+  kafka_.produce(kTopic, 0, R"({"id":9007199254740993})", &value);
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-bigint", redis_.url(),
+                                           R"(,"jsHandlers":[{"id":1,"source":"public.*"}])"));
+  ASSERT_TRUE(engine);
+  Harness::Batch batch;
+  ASSERT_TRUE(harness_.next_batch(batch, 30s));
+  ASSERT_EQ(batch.events.size(), 1u);
+  // JSON.parse in the addon turns a bare 9007199254740993 into 9007199254740992.
+  EXPECT_NE(batch.events[0].after_json.find(R"("id":"9007199254740993")"), std::string::npos) << batch.events[0].after_json;
+  EXPECT_NE(batch.events[0].key_json.find(R"("id":"9007199254740993")"), std::string::npos) << batch.events[0].key_json;
+  EXPECT_NE(batch.events[0].before_json.find(R"("id":1)"), std::string::npos) << batch.events[0].before_json;
+  engine->ack(batch.token, true, "");
+  stop_engine(engine);
+}
+
+// ---- Deletes that arrive only as tombstones (issue 10, item 3) ----
+
+std::string customer_delete(int id) {
+  std::string n = std::to_string(id);
+  return R"({"before":{"id":)" + n + R"(,"email":"gone)" + n + R"(@example.com"},"after":null,)"
+         R"("source":{"connector":"postgresql","name":"dbserver1","ts_ms":1790710562903,"db":"inventory",)"
+         R"("schema":"public","table":"customers","lsn":400},"op":"d","ts_ms":1790710563391})";
+}
+
+// ExtractNewRecordState with delete.tombstone.handling.mode=tombstone: the delete is only a
+// tombstone keyed by the primary key. It deletes the key rendered from the message key, whether
+// the topic's source is known from earlier events or only from its name.
+TEST_F(EngineTest, TombstoneOnlyDeletesAreApplied) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 6);
+  kafka_.produce(kTopic, 0, customer_key(1), nullptr);  // before any event of the topic: from its name
+  std::string update = customer_update(2);
+  kafka_.produce(kTopic, 0, customer_key(2), &update);
+  kafka_.produce(kTopic, 0, customer_key(3), nullptr);  // source known from the update
+  std::string full_delete = customer_delete(4);
+  kafka_.produce(kTopic, 0, customer_key(4), &full_delete);
+  kafka_.produce(kTopic, 0, customer_key(4), nullptr);  // follows its delete envelope: nothing more
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-tombstone", redis_.url()));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 30s)) << committed_in_stats(*engine, 0);
+  for (int id = 1; id <= 4; ++id) EXPECT_FALSE(key_exists(redis_, id)) << id;
+  EXPECT_TRUE(key_exists(redis_, 5));
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.tombstone_deletes, 2u);
+  EXPECT_EQ(stats.skipped.tombstone, 1u);
+  stop_engine(engine);
+}
+
+// ---- redis.waitReplicas (issue 10, item 12) ----
+
+// A batch counts as acknowledged only once a replica has it: without a replica nothing is
+// committed (unhealthy); once one attaches, everything is.
+TEST_F(EngineTest, WaitReplicasHoldsCommitsUntilAReplicaAcknowledges) {
+  kafka_.create_topic(kTopic, 1);
+  set_keys(redis_, 0, 5);
+  produce_updates(kafka_, 0, 5);
+  std::string config = engine_config(kafka_.bootstraps(), "g-wait", redis_.url());
+  const std::string timeouts = R"("commandTimeoutMs":1000})";
+  config.replace(config.find(timeouts), timeouts.size(), R"("commandTimeoutMs":1000,"waitReplicas":1,"waitTimeoutMs":200})");
+  auto engine = start_engine(config);
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, 5); }, 30s));  // written, not yet durable
+  EXPECT_TRUE(wait_until([&] { return engine->stats().redis.errors > 0 && !engine->stats().healthy; }, 15s));
+  EXPECT_LT(committed_in_stats(*engine, 0), 1);
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  ASSERT_TRUE(replica.running()) << replica.error();
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 5; }, 60s)) << committed_in_stats(*engine, 0);
+  EXPECT_TRUE(wait_until([&] { return engine->stats().healthy; }, 15s));
+  EXPECT_EQ(engine->stats().dead_lettered, 0u);
+  stop_engine(engine);
+}
+
+// ---- One handler batch per partition in flight (issue 10, item 8) ----
+
+TEST_F(EngineTest, AtMostOneHandlerBatchPerPartitionInFlight) {
+  with_events_ = true;
+  kafka_.create_topic(kTopic, 2);
+  for (int id = 0; id < 6; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id < 4 ? 0 : 1, customer_key(id), &value);  // partition 0: 4, partition 1: 2
+  }
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-order", redis_.url(),
+                                           R"(,"handlers":{"maxBatchSize":2,"maxInFlight":4},)"
+                                           R"("jsHandlers":[{"id":3,"source":"public.*"}])"));
+  ASSERT_TRUE(engine);
+  // Both partitions run in parallel, but the second batch of partition 0 waits for the first.
+  std::vector<Harness::Batch> delivered;
+  Harness::Batch batch;
+  while (harness_.next_batch(batch, delivered.size() < 2 ? 30s : 1500ms)) delivered.push_back(std::move(batch));
+  ASSERT_EQ(delivered.size(), 2u);
+  EXPECT_NE(delivered[0].events[0].partition, delivered[1].events[0].partition);
+  for (const Harness::Batch& b : delivered)
+    for (const HandlerEvent& event : b.events) EXPECT_EQ(event.partition, b.events[0].partition);
+  const Harness::Batch& first_p0 = delivered[0].events[0].partition == 0 ? delivered[0] : delivered[1];
+  EXPECT_EQ(first_p0.events[0].offset, 0);
+  engine->ack(first_p0.token, true, "");
+  ASSERT_TRUE(harness_.next_batch(batch, 30s));
+  EXPECT_EQ(batch.events[0].partition, 0);
+  EXPECT_EQ(batch.events[0].offset, 2);
+  engine->ack(batch.token, true, "");
+  engine->ack(delivered[0].events[0].partition == 1 ? delivered[0].token : delivered[1].token, true, "");
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 4 && committed_in_stats(*engine, 1) == 2; }, 15s));
+  stop_engine(engine);
+}
+
+// ---- Work of partitions no longer owned is dropped (issue 10, item 5) ----
+
+// The first engine holds pipelines of both partitions while Redis refuses writes (a replica);
+// a second engine joins and takes one partition. Once Redis takes writes again, the first must
+// not send the commands of the partition it lost (its keys, prefixed "a:", stay).
+TEST_F(EngineTest, CommandsOfRevokedPartitionsAreNotSentAfterAnOutage) {
+  kafka_.create_topic(kTopic, 2);
+  for (int id = 0; id < 8; ++id) {
+    redis_.command({"SET", "a:customer:" + std::to_string(id), "cached"});
+    redis_.command({"SET", "b:customer:" + std::to_string(id), "cached"});
+  }
+  const std::string fast_group = R"(,"session.timeout.ms":6000,"heartbeat.interval.ms":500)";
+  auto config = [&](const std::string& prefix) {
+    return engine_config(kafka_.bootstraps(), "g-revoked", redis_.url(), R"(,"keyPrefix":")" + prefix + R"(")", fast_group);
+  };
+  auto first = start_engine(config("a:"));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(wait_until([&] { return first->stats().partitions.size() == 2; }, 30s));
+  ASSERT_EQ(redis_.command({"REPLICAOF", "127.0.0.1", "1"}), "OK");  // writes refused: -READONLY
+  for (int id = 0; id < 8; ++id) {
+    std::string value = customer_update(id);
+    kafka_.produce(kTopic, id % 2, customer_key(id), &value);
+  }
+  kafka_.flush();
+  ASSERT_TRUE(wait_until([&] { return first->stats().consumed == 8 && !first->stats().healthy; }, 30s));
+
+  Harness second_harness;
+  std::unique_ptr<Engine> second;
+  ASSERT_TRUE(Engine::create(config("b:"), second_harness.callbacks(), second).ok());
+  ASSERT_TRUE(second->start().ok());
+  ASSERT_TRUE(wait_until([&] {
+    return first->stats().partitions.size() == 1 && second->stats().partitions.size() == 1;
+  }, 90s)) << first->stats().partitions.size() << " + " << second->stats().partitions.size();
+  const int32_t lost = first->stats().partitions[0].partition == 0 ? 1 : 0;
+  ASSERT_EQ(redis_.command({"REPLICAOF", "NO", "ONE"}), "OK");
+  // The new owner applies the lost partition; the first applies the one it kept.
+  EXPECT_TRUE(wait_until([&] {
+    for (int id = lost; id < 8; id += 2)
+      if (redis_.command({"EXISTS", "b:customer:" + std::to_string(id)}) != "0") return false;
+    for (int id = 1 - lost; id < 8; id += 2)
+      if (redis_.command({"EXISTS", "a:customer:" + std::to_string(id)}) != "0") return false;
+    return true;
+  }, 60s));
+  EXPECT_TRUE(wait_until([&] { return first->stats().healthy && first->stats().redis.revoked_dropped > 0; }, 30s));
+  for (int id = lost; id < 8; id += 2)
+    EXPECT_EQ(redis_.command({"EXISTS", "a:customer:" + std::to_string(id)}), "1") << "sent by the old owner: " << id;
+  second->stop();
+  EXPECT_TRUE(second_harness.wait_stopped());
+  stop_engine(first);
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ int64_t parsed_value(const EngineConfig& c, std::string_view path) {
   if (path == "kafka.prefetchBytes") return c.kafka.prefetch_bytes;
   if (path == "redis.connectTimeoutMs") return c.redis.options.connect_timeout_ms;
   if (path == "redis.commandTimeoutMs") return c.redis.options.command_timeout_ms;
+  if (path == "redis.waitReplicas") return c.redis.wait_replicas;
+  if (path == "redis.waitTimeoutMs") return c.redis.wait_timeout_ms;
   if (path == "batch.maxEvents") return c.batch.max_events;
   if (path == "batch.maxWaitMs") return c.batch.max_wait_ms;
   if (path == "batch.maxInFlight") return c.batch.max_in_flight;
@@ -40,8 +42,11 @@ int64_t parsed_value(const EngineConfig& c, std::string_view path) {
   return -1;
 }
 
-// handlers.attempts and handlers.retryDelayMs are TypeScript-only (the JS retry loop).
-bool native_option(std::string_view path) { return path != "handlers.attempts" && path != "handlers.retryDelayMs"; }
+// handlers.attempts and handlers.retryDelayMs (the JS retry loop) and invalidateTimeoutMs (the
+// invalidate() promise) are TypeScript-only.
+bool native_option(std::string_view path) {
+  return path != "handlers.attempts" && path != "handlers.retryDelayMs" && path != "invalidateTimeoutMs";
+}
 
 TEST(OptionLimits, ConfigParserEnforcesTheTableAndDefaultsToIt) {
   const OptionLimit all[] = {
@@ -68,7 +73,7 @@ TEST(OptionLimits, ConfigParserEnforcesTheTableAndDefaultsToIt) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 9);
+  EXPECT_EQ(checked, 11);
   EXPECT_EQ(EngineConfig{}.commit_interval_ms, option_limits::commit_interval_ms.default_value);
 }
 

@@ -7,11 +7,23 @@
 #include <vector>
 
 #include "debezium/decoder.h"
+#include "rules/versioned_refresh.h"
 
 namespace cdc {
 namespace {
 
 using Argv = std::vector<std::string>;
+
+// pg_change() events are at lsn 1.
+const std::string kLsn1 = "p00000000000000000001";
+
+Argv versioned_set_argv(const std::string& key, const std::string& value, const std::string& ttl = "0",
+                        const std::string& version = kLsn1) {
+  return versioned_set(key, value, ttl == "0" ? "" : ttl, version).argv;
+}
+Argv versioned_delete_argv(const std::string& key, const std::string& version = kLsn1) {
+  return versioned_delete(key, version).argv;
+}
 
 RuleSpec rule(std::string source, std::vector<std::string> invalidate) {
   RuleSpec spec;
@@ -181,8 +193,11 @@ TEST(RulePlan, RefreshWritesTheAfterImage) {
                                     R"({"id":1,"email":"b","vip":true,"note":null,"n":{"x":"\"q\""}})"));
   ASSERT_EQ(cmds.size(), 3u);
   EXPECT_EQ(cmds[0], (Argv{"UNLINK", "customer:email:a", "customer:email:b"}));
-  EXPECT_EQ(cmds[1], (Argv{"SET", "customer:1", R"({"id":1,"email":"b","vip":true,"note":null,"n":{"x":"\"q\""}})"}));
-  EXPECT_EQ(cmds[2], (Argv{"SET", "summary:1", R"({"id":1,"email":"b","vip":true,"note":null})", "EX", "60"}));
+  EXPECT_EQ(cmds[1], versioned_set_argv("customer:1", R"({"id":1,"email":"b","vip":true,"note":null,"n":{"x":"\"q\""}})"));
+  EXPECT_EQ(cmds[2], versioned_set_argv("summary:1", R"({"id":1,"email":"b","vip":true,"note":null})", "60"));
+  EXPECT_EQ(cmds[2][0], "EVALSHA");
+  EXPECT_EQ(cmds[2][4], "{summary:1}:cdc-version");
+  EXPECT_EQ(cmds[2][7], "60");
 }
 
 TEST(RulePlan, RefreshedKeyIsNotAlsoDeleted) {
@@ -190,19 +205,64 @@ TEST(RulePlan, RefreshedKeyIsNotAlsoDeleted) {
   spec.refresh = RefreshSpec{"customer:{id}", {"id"}, 0};
   RuleSet rules = compile_ok({spec});
   auto cmds = plan(rules, pg_change('c', "null", R"({"id":2,"email":"e"})"));
-  EXPECT_EQ(cmds, (std::vector<Argv>{{"UNLINK", "customer:email:e"}, {"SET", "customer:2", R"({"id":2})"}}));
+  EXPECT_EQ(cmds, (std::vector<Argv>{{"UNLINK", "customer:email:e"}, versioned_set_argv("customer:2", R"({"id":2})")}));
 }
 
 TEST(RulePlan, RefreshOnDeleteDeletesTheKey) {
   RuleSpec spec = rule("public.customers", {});
   spec.refresh = RefreshSpec{"customer:{id}", {}, 0};
   RuleSet rules = compile_ok({spec});
-  EXPECT_EQ(plan(rules, pg_change('d', R"({"id":9})", "null")), (std::vector<Argv>{{"UNLINK", "customer:9"}}));
+  EXPECT_EQ(plan(rules, pg_change('d', R"({"id":9})", "null")), (std::vector<Argv>{versioned_delete_argv("customer:9")}));
   // No before image (default replica identity delete without it): the key gives the id.
-  EXPECT_EQ(plan(rules, pg_change('d', "null", "null", R"({"id":10})")), (std::vector<Argv>{{"UNLINK", "customer:10"}}));
+  EXPECT_EQ(plan(rules, pg_change('d', "null", "null", R"({"id":10})")),
+            (std::vector<Argv>{versioned_delete_argv("customer:10")}));
   // A TOAST placeholder in the new image must never be cached: drop the key instead.
   EXPECT_EQ(plan(rules, pg_change('u', "null", R"({"id":3,"bio":"__debezium_unavailable_value"})")),
-            (std::vector<Argv>{{"UNLINK", "customer:3"}}));
+            (std::vector<Argv>{versioned_delete_argv("customer:3")}));
+}
+
+// Issue 10 item 6: the refresh key is rendered from both images.
+TEST(RulePlan, RefreshUnderAChangedKeyFieldDeletesTheOldKey) {
+  RuleSpec spec = rule("public.customers", {});
+  spec.refresh = RefreshSpec{"customer:email:{email}", {"id"}, 0};
+  RuleSet rules = compile_ok({spec});
+  PlanCounters counters;
+  EXPECT_EQ(plan(rules, pg_change('u', R"({"id":1,"email":"a"})", R"({"id":1,"email":"b"})"), &counters),
+            (std::vector<Argv>{versioned_set_argv("customer:email:b", R"({"id":1})"),
+                               versioned_delete_argv("customer:email:a")}));
+  // The key field became null: nothing to write, the old key goes.
+  EXPECT_EQ(plan(rules, pg_change('u', R"({"id":1,"email":"a"})", R"({"id":1,"email":null})"), &counters),
+            (std::vector<Argv>{versioned_delete_argv("customer:email:a")}));
+  // Unchanged key field: one write, no delete.
+  EXPECT_EQ(plan(rules, pg_change('u', R"({"id":1,"email":"a"})", R"({"id":1,"email":"a"})"), &counters),
+            (std::vector<Argv>{versioned_set_argv("customer:email:a", R"({"id":1})")}));
+  EXPECT_EQ(counters.refresh_without_before, 0u);
+  // No before image (REPLICA IDENTITY DEFAULT): counted, the old key cannot be known.
+  plan(rules, pg_change('u', "null", R"({"id":1,"email":"b"})"), &counters);
+  EXPECT_EQ(counters.refresh_without_before, 1u);
+}
+
+// Issue 10 item 4: versions sort in log order within each kind of source.
+TEST(RefreshVersion, SourcePositionsSortInLogOrder) {
+  auto version_of = [](const std::string& source) {
+    return source_version(decode(R"({"op":"u","before":null,"after":{"id":1},"source":)" + source + "}"));
+  };
+  std::string pg_small = version_of(R"({"connector":"postgresql","schema":"public","table":"t","lsn":9,"txId":5,"ts_ms":5})");
+  std::string pg_big = version_of(R"({"connector":"postgresql","schema":"public","table":"t","lsn":314477488,"ts_ms":1})");
+  EXPECT_EQ(pg_small, "p00000000000000000009");
+  EXPECT_LT(pg_small, pg_big);
+  std::string my_a = version_of(R"({"connector":"mysql","db":"d","table":"t","file":"mysql-bin.000009","pos":99999})");
+  std::string my_b = version_of(R"({"connector":"mysql","db":"d","table":"t","file":"mysql-bin.000010","pos":4})");
+  EXPECT_EQ(my_a.front(), 'b');
+  EXPECT_LT(my_a, my_b);  // the next binlog file is later whatever its position
+  std::string mongo_a = version_of(R"({"connector":"mongodb","db":"d","collection":"c","ts_ms":1000,"ord":7})");
+  std::string mongo_b = version_of(R"({"connector":"mongodb","db":"d","collection":"c","ts_ms":2000,"ord":1})");
+  EXPECT_EQ(mongo_a.front(), 'o');
+  EXPECT_LT(mongo_a, mongo_b);
+  std::string ts = version_of(R"({"connector":"sqlserver","db":"d","table":"t","ts_ms":1700000000000})");
+  EXPECT_EQ(ts, "t00000001700000000000");
+  EXPECT_EQ(version_key("customer:1"), "{customer:1}:cdc-version");
+  EXPECT_EQ(version_key("{tenant}:customer:1"), "{tenant}:customer:1:cdc-version");
 }
 
 TEST(RulePlan, TruncateMessageAndNonChangeKinds) {

@@ -178,6 +178,16 @@ describe('createInvalidator (TypeScript layer, engine double)', () => {
     await inv.stop();
   });
 
+  it('invalidate() rejects after invalidateTimeoutMs when Redis never acknowledges (outage)', async () => {
+    const inv = createInvalidator(validOptions({ logger: quiet(), invalidateTimeoutMs: 50 }), internals);
+    await inv.start();
+    let settle!: (n: number) => void;
+    EngineDouble.last!.invalidate = (keys: string[]) => new Promise<number>((resolve) => { settle = resolve; void keys; });
+    await expect(inv.invalidate(['a'])).rejects.toThrow('invalidate() timed out after 50 ms without Redis acknowledging');
+    settle(1);  // a late completion after the timeout changes nothing
+    await inv.stop();
+  });
+
   it('invalidate() needs a running invalidator and validates keys', async () => {
     const inv = createInvalidator(validOptions({ logger: quiet() }), internals);
     await expect(inv.invalidate(['a'])).rejects.toThrow('needs a running invalidator (state: idle)');

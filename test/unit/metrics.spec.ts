@@ -20,7 +20,10 @@ describe('createPrometheusCollector', () => {
       skipped: { tombstone: 2, heartbeat: 1, transaction: 0, schemaChange: 0, noRule: 0, truncate: 0, message: 0 },
       deadLettered: 1,
       keysDeleted: 12,
-      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, batchSizeAvg: 4.5 },
+      tombstoneDeletes: 0,
+      refreshesOlderSkipped: 0,
+      refreshesWithoutBefore: 0,
+      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 4.5 },
       partitions: [
         { topic: 'dbserver1.public.customers', partition: 0, committed: '5', position: '9', lag: 4 },
         { topic: 'dbserver1.public.customers', partition: 1, committed: '7', position: '7', lag: 0 },

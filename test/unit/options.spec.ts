@@ -19,7 +19,7 @@ describe('validateOptions: accepted options and defaults', () => {
       config: {},
       prefetchBytes: 32 * 1024 * 1024,
     });
-    expect(r.redis).toEqual({ url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
+    expect(r.redis).toEqual({ url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000, waitReplicas: 0, waitTimeoutMs: 1000 });
     expect(r.keyPrefix).toBe('');
     expect(r.deleteCommand).toBe('UNLINK');
     expect(r.batch).toEqual({ maxEvents: 1000, maxWaitMs: 0, maxInFlight: 4 });
@@ -270,6 +270,17 @@ describe('validateOptions: secrets never appear in errors', () => {
   });
 });
 
+describe('redis.waitReplicas', () => {
+  it('is off by default and its timeout must be below the command timeout', () => {
+    expect(validateOptions(validOptions({ redis: { url: 'redis://h', waitReplicas: 1, waitTimeoutMs: 500 } })).redis)
+      .toMatchObject({ waitReplicas: 1, waitTimeoutMs: 500 });
+    expect(() => validateOptions(validOptions({ redis: { url: 'redis://h', waitReplicas: 1, waitTimeoutMs: 5000 } })))
+      .toThrow(/redis\.waitTimeoutMs: must be below redis\.commandTimeoutMs \(5000\)/);
+    expect(() => validateOptions(validOptions({ redis: { url: 'redis://h', waitReplicas: -1 } })))
+      .toThrow(/redis\.waitReplicas: expected an integer from 0 to 100/);
+  });
+});
+
 describe('toNativeConfig', () => {
   it('produces the engine JSON shape: JS-only handler settings stripped, jsHandlers appended', () => {
     const r = validateOptions(validOptions({ deadLetterTopic: 'dlq', handlers: { attempts: 9, retryDelayMs: 1 } }));
@@ -277,7 +288,7 @@ describe('toNativeConfig', () => {
     expect(config).toEqual({
       kafka: { brokers: '127.0.0.1:19092', groupId: 'invoices-cache', topics: ['dbserver1.public.customers'], config: {},
         prefetchBytes: 32 * 1024 * 1024 },
-      redis: { url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000 },
+      redis: { url: 'redis://127.0.0.1:16379', connectTimeoutMs: 2000, commandTimeoutMs: 5000, waitReplicas: 0, waitTimeoutMs: 1000 },
       rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'], onTruncate: [] }],
       keyPrefix: '',
       deleteCommand: 'UNLINK',

@@ -68,7 +68,10 @@ void post(const std::shared_ptr<Gate>& gate, Channel& channel, Message* message,
     return;
   }
   if (message != nullptr && channel.NonBlockingCall(message) != napi_ok) delete message;
-  if (release) channel.Release();
+  if (release) {
+    channel.Release();
+    gate->open = false;  // released: a late call (a leaked handle's log line) is a no-op
+  }
 }
 
 // Environment teardown (main thread exit, worker termination) for one engine. Registered after the
@@ -418,11 +421,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     object.Set("deadLettered", count(stats.dead_lettered));
     object.Set("keysDeleted", count(stats.keys_deleted));
     object.Set("keysRefreshed", count(stats.keys_refreshed));
+    object.Set("refreshesOlderSkipped", count(stats.refreshes_older_skipped));
+    object.Set("tombstoneDeletes", count(stats.tombstone_deletes));
+    object.Set("refreshesWithoutBefore", count(stats.refreshes_without_before));
     Napi::Object redis = Napi::Object::New(env);
     redis.Set("roundTrips", count(stats.redis.round_trips));
     redis.Set("commands", count(stats.redis.commands));
     redis.Set("errors", count(stats.redis.errors));
     redis.Set("reconnects", count(stats.redis.reconnects));
+    redis.Set("fallbackDeletes", count(stats.redis.fallback_deletes));
+    redis.Set("revokedDropped", count(stats.redis.revoked_dropped));
     redis.Set("batchSizeAvg", number(stats.redis.batch_size_avg));
     object.Set("redis", redis);
     Napi::Object handlers = Napi::Object::New(env);

@@ -165,7 +165,7 @@ Status parse_redis(element value, RedisSettings& out) {
   object redis;
   Status st = get_object(value, "redis", redis);
   if (!st.ok()) return st;
-  st = check_known_fields(redis, "redis", {"url", "connectTimeoutMs", "commandTimeoutMs"});
+  st = check_known_fields(redis, "redis", {"url", "connectTimeoutMs", "commandTimeoutMs", "waitReplicas", "waitTimeoutMs"});
   if (!st.ok()) return st;
   element field;
   if (!lookup(redis, "url", field)) return path_error("redis.url", "expected a non-empty string");
@@ -179,6 +179,15 @@ Status parse_redis(element value, RedisSettings& out) {
   if (lookup(redis, "commandTimeoutMs", field) &&
       !(st = get_int(field, option_limits::redis_command_timeout_ms, out.options.command_timeout_ms)).ok())
     return st;
+  if (lookup(redis, "waitReplicas", field) &&
+      !(st = get_int(field, option_limits::redis_wait_replicas, out.wait_replicas)).ok())
+    return st;
+  if (lookup(redis, "waitTimeoutMs", field) &&
+      !(st = get_int(field, option_limits::redis_wait_timeout_ms, out.wait_timeout_ms)).ok())
+    return st;
+  if (out.wait_replicas > 0 && out.wait_timeout_ms >= out.options.command_timeout_ms)
+    return path_error("redis.waitTimeoutMs", "must be below redis.commandTimeoutMs (" +
+                                                 std::to_string(out.options.command_timeout_ms) + ")");
   return Status::Ok();
 }
 

@@ -22,6 +22,10 @@ constexpr int default_of(const OptionLimit& limit) { return static_cast<int>(lim
 struct RedisSettings {
   RedisEndpoint endpoint;
   RedisOptions options;
+  // WAIT n after every pipeline: a batch counts as acknowledged only once n replicas have it
+  // (a failover then cannot lose acknowledged deletes). 0: off.
+  int wait_replicas = default_of(option_limits::redis_wait_replicas);
+  int wait_timeout_ms = default_of(option_limits::redis_wait_timeout_ms);  // below commandTimeoutMs
 };
 
 struct BatchSettings {

@@ -53,8 +53,13 @@ struct EngineStats {
              message = 0;
   } skipped;
   uint64_t missing_fields = 0, dead_lettered = 0, keys_deleted = 0, keys_refreshed = 0;
+  uint64_t tombstone_deletes = 0;         // tombstones applied as deletes (no delete record before them)
+  uint64_t refreshes_older_skipped = 0;   // the key already held a newer version (replay, reorder)
+  uint64_t refreshes_without_before = 0;  // updates refreshed without a before image
   struct Redis {
     uint64_t round_trips = 0, commands = 0, errors = 0, reconnects = 0;
+    uint64_t fallback_deletes = 0;  // refresh SETs refused for memory (-OOM), deleted instead
+    uint64_t revoked_dropped = 0;   // commands of partitions no longer owned, never sent
     double batch_size_avg = 0;
   } redis;
   struct Handlers {

@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/tombstones.h"
 #include "kafka/client_config.h"
+#include "rules/versioned_refresh.h"
 
 namespace cdc {
 namespace {
 
 using std::chrono::milliseconds;
 
-constexpr size_t kKeysPerInvalidateCommand = 512;  // one UNLINK per this many keys
 constexpr auto kStatsInterval = milliseconds(100);
 constexpr auto kIdlePollTimeout = milliseconds(50);
 constexpr auto kDrainTimeout = milliseconds(10000);        // stop and revoke: wait for in-flight effects
@@ -20,6 +21,7 @@ constexpr auto kKafkaProbeInterval = milliseconds(5000);
 constexpr auto kFirstAssignmentWait = milliseconds(10000);  // stop during the first group join
 constexpr const char* kRedisUnavailable = "redis unavailable";
 constexpr const char* kRedisBehind = "redis behind";
+constexpr size_t kMaxDeadLettersWaiting = 1000;  // not yet acknowledged by Kafka: each holds its message
 
 }  // namespace
 
@@ -36,16 +38,23 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
                     log_fn_),
       handlers_(config_.js_handlers, config_.handlers, counters_.handlers,
                 [this](const PendingPtr& p) { effect_done(p); }, log_fn_),
-      redis_(config_.redis.endpoint, config_.redis.options, log_fn_, [this] { update_pause(); }) {}
+      redis_(config_.redis.endpoint, config_.redis.options,
+             {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
+              [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
+             log_fn_, [this] { update_pause(); }),
+      relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
+  // Refreshes run as EVALSHA of one script (versioned writes).
+  redis_.load_script_on_connect(std::string(kRefreshScript), std::string(kRefreshScriptSha));
+}
 
 Status EngineLoop::create_clients() {
   std::unique_ptr<RdKafka::Conf> consumer_conf;
-  Status st = kafka::make_consumer_conf(config_.kafka, {&rebalance_, &committer_, &kafka_events_}, consumer_conf);
+  Status st = kafka::make_consumer_conf(config_.kafka, {relay_.get(), relay_.get(), relay_.get()}, consumer_conf);
   if (!st.ok() || !(st = consumer_.create(*consumer_conf)).ok()) return st;
   committer_.attach(&consumer_.handle());
   if (config_.dead_letter_topic.empty()) return Status::Ok();
   std::unique_ptr<RdKafka::Conf> producer_conf;
-  st = kafka::make_producer_conf(config_.kafka, &dead_letters_, &kafka_events_, producer_conf);
+  st = kafka::make_producer_conf(config_.kafka, relay_.get(), relay_.get(), producer_conf);
   if (!st.ok()) return st;
   return dead_letters_.create_producer(*producer_conf);
 }
@@ -89,6 +98,7 @@ void EngineLoop::run() {
     }
     consumer_.destroy(false);
     dead_letters_.release();
+    detach_callbacks_if_leaked();
   }
   fail_leftovers();
   redis_.disconnect();
@@ -202,6 +212,7 @@ void EngineLoop::consume_batch() {
 // many batches wait for them as may be in flight).
 const char* EngineLoop::backpressure() const {
   if (!redis_.up()) return kRedisUnavailable;
+  if (dead_letters_.unfinished() >= kMaxDeadLettersWaiting) return "dead letters waiting for Kafka";
   if (handlers_.backed_up()) return "JS handlers busy";
   if (redis_.queued() > static_cast<size_t>(config_.batch.max_in_flight) * 2 + 2) return kRedisBehind;
   return nullptr;
@@ -244,7 +255,11 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
   switch (event_.kind) {
-    case EventKind::tombstone: return finish_at_once(*partition, offset, counters_.skipped.tombstone);
+    case EventKind::tombstone:
+      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_))
+        return finish_at_once(*partition, offset, counters_.skipped.tombstone);
+      ++counters_.tombstone_deletes;
+      break;
     case EventKind::heartbeat: return finish_at_once(*partition, offset, counters_.skipped.heartbeat);
     case EventKind::transaction: return finish_at_once(*partition, offset, counters_.skipped.transaction);
     case EventKind::schema_change: return finish_at_once(*partition, offset, counters_.skipped.schema_change);
@@ -252,6 +267,8 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return finish_at_once(*partition, offset, counters_.skipped.message);
+  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), event_.source);
+  remember_for_tombstones(event_, key, *partition);
   plan_effects(std::move(message), partition);
 }
 
@@ -263,6 +280,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   PlanCounters plan_counters;
   Status st = rules_.plan(event_, commands_, matched, plan_counters);
   counters_.missing_fields += plan_counters.missing_field;
+  counters_.refreshes_without_before += plan_counters.refresh_without_before;
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "rules: " + st.message());
 
   const size_t handler_matches = handlers_.matching(event_.source.name);
@@ -296,62 +314,6 @@ void EngineLoop::finish_at_once(PartitionState& partition, int64_t offset, uint6
   lag_.record(message_ts_ms_, source_ts_ms_);
 }
 
-void EngineLoop::add_command(Command&& command, CommandOrigin origin) {
-  current_commands_.push_back(std::move(command));
-  current_origins_.push_back(std::move(origin));
-}
-
-void EngineLoop::seal_pipeline() {
-  if (current_commands_.empty()) return;
-  redis_.enqueue(std::move(current_commands_));
-  origins_.push_back(std::move(current_origins_));
-  current_commands_ = {};
-  current_origins_ = {};
-}
-
-void EngineLoop::send_pipelines() { redis_.send(static_cast<size_t>(config_.batch.max_in_flight)); }
-
-// Reads the oldest pipeline's replies and completes their effects. False when Redis failed.
-bool EngineLoop::receive_replies() {
-  const std::vector<Reply>* replies = redis_.receive_front();
-  if (!replies) return false;
-  const std::vector<Command>& commands = redis_.front();
-  std::vector<CommandOrigin>& origins = origins_.front();
-  for (size_t i = 0; i < commands.size(); ++i) apply_reply(commands[i], (*replies)[i], origins[i]);
-  redis_.pop_front();
-  origins_.pop_front();
-  return true;
-}
-
-void EngineLoop::apply_reply(const Command& command, const Reply& reply, CommandOrigin& origin) {
-  if (reply.error) ++counters_.redis.errors;
-  const std::string& name = command.argv[0];
-  if (!origin.message) return invalidate_reply(name, reply, origin.invalidate_id);
-  if (reply.error) {
-    if (origin.message->failure.empty()) origin.message->failure = "redis " + name + ": " + reply.text;
-  } else if (name == "UNLINK" || name == "DEL") {
-    counters_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(0, reply.integer));
-  } else if (name != "EXPIRE" && name != "PEXPIRE") {
-    ++counters_.keys_refreshed;
-  }
-  effect_done(origin.message);
-}
-
-void EngineLoop::invalidate_reply(const std::string& name, const Reply& reply, uint64_t id) {
-  auto it = invalidates_.find(id);
-  if (it == invalidates_.end()) return;
-  InvalidateRequest& request = it->second;
-  if (reply.error) {
-    if (request.error.empty()) request.error = "redis " + name + ": " + reply.text;
-  } else {
-    request.deleted += reply.integer;
-    counters_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(0, reply.integer));
-  }
-  if (--request.remaining > 0) return;
-  if (request.done) request.done(request.error.empty() ? Status::Ok() : Status::Error(request.error), request.deleted);
-  invalidates_.erase(it);
-}
-
 void EngineLoop::process_control() {
   std::deque<ControlItem> items;
   {
@@ -365,26 +327,6 @@ void EngineLoop::process_control() {
     } else {
       handlers_.ack(item.token, item.ok, item.reason);
     }
-  }
-}
-
-void EngineLoop::queue_invalidate(ControlItem& item) {
-  if (item.keys.empty()) {
-    if (item.done) item.done(Status::Ok(), 0);
-    return;
-  }
-  uint64_t id = ++next_invalidate_id_;
-  InvalidateRequest& request = invalidates_[id];
-  request.done = std::move(item.done);
-  const std::string command_name = config_.rule_options.use_unlink ? "UNLINK" : "DEL";
-  for (size_t begin = 0; begin < item.keys.size(); begin += kKeysPerInvalidateCommand) {
-    size_t end = std::min(item.keys.size(), begin + kKeysPerInvalidateCommand);
-    Command command;
-    command.argv.reserve(end - begin + 1);
-    command.argv.push_back(command_name);
-    for (size_t i = begin; i < end; ++i) command.argv.push_back(config_.rule_options.key_prefix + item.keys[i]);
-    add_command(std::move(command), CommandOrigin{nullptr, id});
-    ++request.remaining;
   }
 }
 
@@ -439,7 +381,7 @@ void EngineLoop::publish_stats(bool force) {
   EngineStats snapshot = counters_;
   snapshot.running = true;
   snapshot.redis_connected = redis_.up();
-  snapshot.healthy = redis_.up() && !kafka_events_.brokers_down();
+  snapshot.healthy = redis_.up() && !kafka_events_.brokers_down() && !dead_letters_.failing();
   snapshot.handlers.in_flight = handlers_.in_flight();
   const kafka::PrefetchStats prefetch = consumer_.stats();
   snapshot.prefetch.bytes = prefetch.bytes;
@@ -449,6 +391,7 @@ void EngineLoop::publish_stats(bool force) {
   snapshot.redis.round_trips = redis.round_trips;
   snapshot.redis.commands = redis.commands;
   snapshot.redis.reconnects = redis.reconnects;
+  snapshot.redis.errors += redis.errors;
   snapshot.redis.batch_size_avg = redis.round_trips ? static_cast<double>(redis.commands) / redis.round_trips : 0.0;
   partitions_.for_each([&](const PartitionState& partition) {
     PartitionStats stats;
@@ -498,7 +441,17 @@ void EngineLoop::shutdown() {
     log(LogLevel::error, "kafka: the consumer stopped during its first group join; its handle is leaked "
                          "(destroying it would abort the process: librdkafka bug #4312)");
   consumer_.destroy(destroy_would_abort);
+  consumer_leaked_ = destroy_would_abort;
+  detach_callbacks_if_leaked();
   log(LogLevel::info, "engine stopped");
+}
+
+// A leaked handle (consumer or producer) keeps calling its callbacks, from its own threads too:
+// its relay is detached and leaked with it, so they never reach this loop once it is freed.
+void EngineLoop::detach_callbacks_if_leaked() {
+  if (!relay_ || (!dead_letters_.leaked() && !consumer_leaked_)) return;
+  relay_->detach();
+  (void)relay_.release();  // owned by the leaked handle(s) from now on
 }
 
 // Drops every reference to consumed messages that are not finished: Redis pipelines kept for

@@ -2,7 +2,7 @@
 //   kafka/PrefetchingConsumer -> debezium/Decoder -> rules/RuleSet -> redis/RedisTransport
 //   (and HandlerBatches for JS) -> PartitionTable / OffsetCommitter; DeadLetters on any failure.
 // Only run() and the librdkafka callbacks it serves (on this same thread, from consume()/poll())
-// touch it.
+// touch it. Its Redis side is in engine_loop_redis.cc.
 #pragma once
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include "engine/rebalance_callback.h"
 #include "engine/shared_state.h"
 #include "engine/stats.h"
+#include "kafka/callback_relay.h"
 #include "kafka/event_callback.h"
 #include "kafka/prefetching_consumer.h"
 #include "redis/transport.h"
@@ -53,6 +54,7 @@ class EngineLoop {
   void iterate();
   void fail_leftovers();
   void shutdown();
+  void detach_callbacks_if_leaked();
 
   // Kafka -> decode -> rules -> effects
   void consume_batch();
@@ -69,7 +71,9 @@ class EngineLoop {
   void seal_pipeline();
   void send_pipelines();
   bool receive_replies();
+  void drop_revoked(std::vector<Command>& commands, std::vector<CommandOrigin>& origins);
   void apply_reply(const Command& command, const Reply& reply, CommandOrigin& origin);
+  void delete_instead(const Command& refused, CommandOrigin origin);
   void invalidate_reply(const std::string& name, const Reply& reply, uint64_t id);
 
   // Control requests from other threads
@@ -104,6 +108,10 @@ class EngineLoop {
   RedisTransport redis_;
   Decoder decoder_;
   RuleSet rules_;
+  // librdkafka calls the stages above through this relay. A leaked handle takes the relay with
+  // it, detached: its late callbacks are no-ops by construction.
+  std::unique_ptr<kafka::CallbackRelay> relay_;
+  bool consumer_leaked_ = false;  // librdkafka #4312: destroying it would abort the process
 
   // The pipeline being filled, and each queued pipeline's command origins (same order as redis_).
   std::vector<Command> current_commands_;

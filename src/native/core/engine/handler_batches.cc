@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/glob.h"
+#include "common/safe_integers.h"
 
 namespace cdc {
 namespace {
@@ -15,9 +16,10 @@ HandlerEvent handler_event(const ChangeEvent& decoded, const RdKafka::Message& m
   event.has_before = decoded.before.present;
   event.has_after = decoded.after.present;
   event.has_key = decoded.key.present;
-  if (event.has_before) event.before_json = decoded.before.json;
-  if (event.has_after) event.after_json = decoded.after.json;
-  if (event.has_key) event.key_json = decoded.key.json;
+  // JavaScript would round integers beyond 2^53: they go as exact strings.
+  if (event.has_before) event.before_json = quote_unsafe_integers(decoded.before.json);
+  if (event.has_after) event.after_json = quote_unsafe_integers(decoded.after.json);
+  if (event.has_key) event.key_json = quote_unsafe_integers(decoded.key.json);
   event.topic = message.topic_name();
   event.partition = message.partition();
   event.offset = message.offset();
@@ -54,33 +56,51 @@ size_t HandlerBatches::matching(std::string_view source_name) const {
 void HandlerBatches::add(const ChangeEvent& event, const RdKafka::Message& message, const PendingPtr& pending) {
   for (Handler& handler : handlers_) {
     if (!glob_matches(handler.source, event.source.name)) continue;
-    handler.current.events.push_back(handler_event(event, message));
-    handler.current.messages.push_back(pending);
-    if (handler.current.events.size() >= max_batch_size_) seal(handler);
+    Batch& batch = batch_of(handler, pending->partition.get());
+    batch.events.push_back(handler_event(event, message));
+    batch.messages.push_back(pending);
+    if (batch.events.size() >= max_batch_size_) seal(handler, static_cast<size_t>(&batch - handler.current.data()));
   }
 }
 
-void HandlerBatches::seal(Handler& handler) {
-  ready_.push_back(Ready{handler.id, std::move(handler.current)});
-  handler.current = Batch{};
+HandlerBatches::Batch& HandlerBatches::batch_of(Handler& handler, const PartitionState* partition) {
+  for (Batch& candidate : handler.current)
+    if (candidate.partition == partition) return candidate;
+  handler.current.emplace_back();
+  handler.current.back().partition = partition;
+  return handler.current.back();
+}
+
+void HandlerBatches::seal(Handler& handler, size_t index) {
+  ready_.push_back(Ready{handler.id, std::move(handler.current[index])});
+  handler.current.erase(handler.current.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
 void HandlerBatches::seal() {
-  for (Handler& handler : handlers_)
-    if (!handler.current.events.empty()) seal(handler);
+  for (Handler& handler : handlers_) {
+    for (Batch& batch : handler.current) ready_.push_back(Ready{handler.id, std::move(batch)});
+    handler.current.clear();
+  }
 }
 
+// In order, except that a batch waits while an earlier batch of its lane is still in JS.
 void HandlerBatches::deliver(const EngineCallbacks& callbacks) {
-  while (!ready_.empty() && outstanding_.size() < max_in_flight_) {
-    Ready ready = std::move(ready_.front());
-    ready_.pop_front();
+  for (auto it = ready_.begin(); it != ready_.end() && outstanding_.size() < max_in_flight_;) {
+    const Lane lane{it->handler_id, it->batch.partition};
+    if (busy_lanes_.count(lane) > 0) {
+      ++it;
+      continue;
+    }
+    Ready ready = std::move(*it);
+    it = ready_.erase(it);
     uint64_t token = ++next_token_;
     counters_.delivered += ready.batch.events.size();
     if (!callbacks.events) {  // nobody listens: nothing to wait for
       for (const PendingPtr& pending : ready.batch.messages) effect_done_(pending);
       continue;
     }
-    outstanding_.emplace(token, std::move(ready.batch.messages));
+    busy_lanes_.insert(lane);
+    outstanding_.emplace(token, Outstanding{std::move(ready.batch.messages), lane});
     callbacks.events(token, ready.handler_id, std::move(ready.batch.events));
   }
 }
@@ -91,7 +111,8 @@ void HandlerBatches::ack(uint64_t token, bool ok, const std::string& reason) {
     log_(LogLevel::debug, "ack for unknown or already completed batch " + std::to_string(token));
     return;
   }
-  std::vector<PendingPtr> messages = std::move(it->second);
+  std::vector<PendingPtr> messages = std::move(it->second.messages);
+  busy_lanes_.erase(it->second.lane);
   outstanding_.erase(it);
   if (!ok) counters_.failed += messages.size();
   for (const PendingPtr& pending : messages) {
@@ -101,9 +122,10 @@ void HandlerBatches::ack(uint64_t token, bool ok, const std::string& reason) {
 }
 
 void HandlerBatches::clear() {
-  for (Handler& handler : handlers_) handler.current = Batch{};
+  for (Handler& handler : handlers_) handler.current.clear();
   ready_.clear();
   outstanding_.clear();
+  busy_lanes_.clear();
 }
 
 }  // namespace cdc

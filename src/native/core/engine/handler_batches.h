@@ -1,6 +1,8 @@
-// JS handler delivery: matched change events gathered into batches per handler, handed to JS
-// through EngineCallbacks::events (at most max_in_flight unacknowledged), and acknowledged by
-// ack(). An acknowledged batch completes one effect of each of its messages.
+// JS handler delivery: matched change events gathered into batches per handler and partition,
+// handed to JS through EngineCallbacks::events (at most max_in_flight unacknowledged), and
+// acknowledged by ack(). An acknowledged batch completes one effect of each of its messages.
+// A handler has at most one batch of a partition in JS at a time (its lane): a retried batch can
+// never finish after the next one; partitions run in parallel.
 #pragma once
 
 #include <librdkafka/rdkafkacpp.h>
@@ -8,9 +10,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -47,20 +51,28 @@ class HandlerBatches {
   void clear();
 
  private:
+  // Events of ONE partition for one handler.
   struct Batch {
     std::vector<HandlerEvent> events;
     std::vector<PendingPtr> messages;
+    const PartitionState* partition = nullptr;
   };
   struct Handler {
     int64_t id = 0;
     std::string source;
-    Batch current;
+    std::vector<Batch> current;  // being filled, one per partition
   };
   struct Ready {
     int64_t handler_id = 0;
     Batch batch;
   };
-  void seal(Handler& handler);
+  using Lane = std::pair<int64_t, const PartitionState*>;  // handler and partition
+  struct Outstanding {
+    std::vector<PendingPtr> messages;
+    Lane lane;
+  };
+  Batch& batch_of(Handler& handler, const PartitionState* partition);
+  void seal(Handler& handler, size_t index);
 
   const size_t max_batch_size_, max_in_flight_;
   EngineStats::Handlers& counters_;
@@ -68,7 +80,8 @@ class HandlerBatches {
   LogFn log_;
   std::vector<Handler> handlers_;
   std::deque<Ready> ready_;
-  std::unordered_map<uint64_t, std::vector<PendingPtr>> outstanding_;
+  std::unordered_map<uint64_t, Outstanding> outstanding_;
+  std::set<Lane> busy_lanes_;  // a batch of it is in JS
   uint64_t next_token_ = 0;
 };
 

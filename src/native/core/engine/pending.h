@@ -21,6 +21,8 @@ struct PartitionState {
   PartitionOffsets offsets;
   int64_t position = -1;  // next offset to consume
   bool active = true;     // false once revoked: late completions are ignored
+  std::string source_name;      // the source its change events name (for tombstone-only deletes)
+  std::string last_delete_key;  // key of the last message when it was a delete (its tombstone follows)
 };
 using PartitionPtr = std::shared_ptr<PartitionState>;
 
@@ -34,6 +36,7 @@ struct PendingMessage {
   int64_t kafka_ts_ms = 0;   // Kafka message timestamp, 0 when unknown
   int64_t source_ts_ms = 0;  // source commit time, 0 when unknown
   std::string failure;
+  bool dead_letter_as_reference = false;  // too large for the dead-letter topic: headers only
 };
 using PendingPtr = std::shared_ptr<PendingMessage>;
 

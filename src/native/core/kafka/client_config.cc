@@ -99,6 +99,8 @@ Status make_producer_conf(const KafkaSettings& settings, RdKafka::DeliveryReport
   if (!(st = set_property(*conf, "kafka.brokers", "bootstrap.servers", settings.brokers)).ok()) return st;
   // A dead letter must not be lost: wait for every in-sync replica.
   if (!(st = set_property(*conf, "kafka.config", "acks", "all")).ok()) return st;
+  // Retried dead letters are written once, in order.
+  if (!(st = set_property(*conf, "kafka.config", "enable.idempotence", "true")).ok()) return st;
   std::string errstr;
   if (delivery && conf->set("dr_cb", delivery, errstr) != RdKafka::Conf::CONF_OK)
     return Status::Error("kafka: " + errstr);

@@ -1,7 +1,9 @@
 // Pipelines over one RedisConnection: queued in order, up to a window of them on the wire, replies
 // read oldest first. An outage is waited out: the connection is retried with capped backoff (and
-// trusted only once a PING is answered), and every pipeline not fully answered is sent again
-// (callers send idempotent commands). Owned by one thread. The place where routing across nodes
+// trusted only once a PING is answered PONG), and every pipeline not fully answered is sent again
+// (callers send idempotent commands). An outage is an I/O failure, or an error reply that
+// retrying cures (LOADING, READONLY, BUSY, ...: redis/reply_class.h), or a WAIT answered by fewer
+// replicas than asked. Owned by one thread. The place where routing across nodes
 // (Redis Cluster) goes next; callers see pipelines and replies only.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/backoff.h"
@@ -20,6 +23,16 @@ namespace cdc {
 
 struct RedisTransportStats {
   uint64_t round_trips = 0, commands = 0, reconnects = 0;
+  uint64_t errors = 0;  // error replies (and short WAITs) that made a pipeline wait as an outage
+};
+
+// What makes a pipeline's replies an outage besides the error codes themselves.
+struct OutagePolicy {
+  int wait_replicas = 0;  // a WAIT answered with fewer is an outage (redis.waitReplicas)
+  int wait_timeout_ms = 0;
+  // Commands whose -OOM reply the caller handles itself (a refresh falls back to a delete);
+  // -OOM on any other command is an outage. Empty: every -OOM is one.
+  std::function<bool(const Command&)> handles_oom;
 };
 
 class RedisTransport {
@@ -27,7 +40,13 @@ class RedisTransport {
   using Clock = std::chrono::steady_clock;
 
   // on_down: called after a failure took the connection down (e.g. to pause fetching).
-  RedisTransport(RedisEndpoint endpoint, RedisOptions options, LogFn log, std::function<void()> on_down);
+  RedisTransport(RedisEndpoint endpoint, RedisOptions options, OutagePolicy policy, LogFn log,
+                 std::function<void()> on_down);
+
+  // A script SCRIPT LOADed after every connect (a restarted server has forgotten it); callers
+  // EVALSHA it by `sha`. A server that refuses it (ACL) is logged; its EVALSHAs then wait as an
+  // outage (NOSCRIPT).
+  void load_script_on_connect(std::string script, std::string sha);
 
   // The first connection; a failure is logged and retried later, not an error.
   void connect_at_start();
@@ -43,9 +62,12 @@ class RedisTransport {
   void send(size_t max_in_flight);
   size_t queued() const { return pipelines_.size(); }  // not fully answered, sent or not
   size_t on_wire() const { return sent_; }
+  // The i-th queued pipeline (i < queued()); callers may edit it while it is not on the wire.
+  std::vector<Command>& at(size_t i) { return pipelines_[i]; }
 
   // Reads every reply of the oldest pipeline on the wire (on_wire() > 0); nullptr when the
-  // connection failed. Then front() is that pipeline, and pop_front() is due once handled.
+  // connection failed or a reply was an outage (the pipeline is sent again after reconnecting).
+  // Then front() is that pipeline, and pop_front() is due once handled.
   const std::vector<Reply>* receive_front();
   const std::vector<Command>& front() const { return pipelines_.front(); }
   void pop_front();
@@ -58,8 +80,12 @@ class RedisTransport {
  private:
   void failed(const Status& status);
   Status ping();
+  Status load_script();
+  Status outage_in(const std::vector<Command>& pipeline) const;
 
   RedisConnection connection_;
+  OutagePolicy policy_;
+  std::string script_, script_sha_;
   LogFn log_;
   std::function<void()> on_down_;
   Backoff backoff_;

@@ -2,6 +2,8 @@
 // plan() renders keys with plain string appends: no regex, no parsing on the hot path.
 #include "rules/rules.h"
 
+#include "rules/versioned_refresh.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -180,9 +182,6 @@ struct RuleSet::Impl {
   RuleOptions options;
   std::string delete_command;
 
-  Status plan_refresh(const CompiledRule& rule, const ChangeEvent& event, std::vector<std::string>& del,
-                      std::vector<Command>& sets, PlanCounters& counters) const;
-
   Status type_error(const Template& tpl, const std::string& field, const std::string& why) const {
     return Status::Error(tpl.where + ": field " + quote_for_message(field) + " " + why);
   }
@@ -232,6 +231,36 @@ struct RuleSet::Impl {
     }
     out.clear();
     out.append(options.key_prefix).append(scratch);
+    return Status::Ok();
+  }
+
+  // A refresh writes the after image under the key rendered from it, and deletes the key rendered
+  // from the before image when that differs (the key field changed, or became null). Both are
+  // versioned. A delete (or an update without its new image) deletes the key of the old row.
+  Status plan_refresh(const CompiledRule& rule, const ChangeEvent& event, const std::string& version,
+                      std::vector<Command>& out, PlanCounters& counters) const {
+    std::string new_key, old_key;
+    bool has_new = false, has_old = false;
+    const bool write = event.op != Op::remove && event.after.present;
+    if (write) {
+      Status st = render_refresh_key(rule, &event.after, event, new_key, has_new, counters);
+      if (!st.ok()) return st;
+      if (!event.before.present && event.op == Op::update) ++counters.refresh_without_before;
+    }
+    if (event.before.present || !write) {
+      Status st = render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, old_key, has_old,
+                                     counters);
+      if (!st.ok()) return st;
+    }
+    if (has_new) {
+      std::string value;
+      if (refresh_value(rule.refresh, event.after, value)) {
+        out.push_back(versioned_set(new_key, std::move(value), rule.refresh.ttl, version));
+      } else {
+        out.push_back(versioned_delete(new_key, version));  // TOAST placeholder: drop instead
+      }
+    }
+    if (has_old && (!has_new || old_key != new_key)) out.push_back(versioned_delete(old_key, version));
     return Status::Ok();
   }
 
@@ -326,37 +355,6 @@ bool RuleSet::matches(std::string_view source_name) const {
   return false;
 }
 
-// The refresh of one matched rule: a SET of the after image, or (a delete, or an update without
-// the new image) the key added to the deletes.
-Status RuleSet::Impl::plan_refresh(const CompiledRule& rule, const ChangeEvent& event, std::vector<std::string>& del,
-                                   std::vector<Command>& sets, PlanCounters& counters) const {
-  std::string key;
-  bool ok = false;
-  if (event.op == Op::remove || !event.after.present) {
-    Status st = render_refresh_key(rule, event.before.present ? &event.before : nullptr, event, key, ok, counters);
-    if (st.ok() && ok) add_unique(del, 1, std::move(key));
-    return st;
-  }
-  Status st = render_refresh_key(rule, &event.after, event, key, ok, counters);
-  if (!st.ok() || !ok) return st;
-  std::string value;
-  if (!refresh_value(rule.refresh, event.after, value)) {
-    add_unique(del, 1, std::move(key));  // TOAST placeholder: drop instead
-    return st;
-  }
-  Command set;
-  set.argv.reserve(5);
-  set.argv.push_back("SET");
-  set.argv.push_back(std::move(key));
-  set.argv.push_back(std::move(value));
-  if (!rule.refresh.ttl.empty()) {
-    set.argv.push_back("EX");
-    set.argv.push_back(rule.refresh.ttl);
-  }
-  sets.push_back(std::move(set));
-  return st;
-}
-
 namespace {
 
 // A key that is refreshed need not be deleted first: the SET replaces it. The delete goes first
@@ -367,7 +365,7 @@ void finish_plan(std::vector<Command>& out, size_t first_command, std::vector<Co
     argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
                               [&](const std::string& k) {
                                 for (const Command& s : sets)
-                                  if (s.argv[1] == k) return true;
+                                  if (refreshed_key(s) == k) return true;
                                 return false;
                               }),
                argv.end());
@@ -389,6 +387,7 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
   out.back().argv.push_back(impl.delete_command);
   std::vector<Command> sets;  // refresh SETs go after the delete
   std::string scratch;
+  std::string version;  // the event's source position, once per event
 
   for (const CompiledRule& rule : impl.rules) {
     if (!rule.source.matches(event.source.name)) continue;
@@ -403,7 +402,10 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
       st = impl.add_template_keys(tpl, event, out[first_command].argv, counters, scratch);
       if (!st.ok()) break;
     }
-    if (st.ok() && rule.has_refresh) st = impl.plan_refresh(rule, event, out[first_command].argv, sets, counters);
+    if (st.ok() && rule.has_refresh) {
+      if (version.empty()) version = source_version(event);
+      st = impl.plan_refresh(rule, event, version, sets, counters);
+    }
     if (!st.ok()) {
       out.resize(first_command);
       return st;

@@ -35,6 +35,8 @@ struct RuleOptions {
 struct PlanCounters {
   uint64_t missing_field = 0;     // a template field missing/null/unavailable in one image
   uint64_t truncate_ignored = 0;  // truncate with no on_truncate keys
+  uint64_t refresh_without_before = 0;  // an update refreshed without its before image: an old
+                                        // key (the key field changed) cannot be found
 };
 
 class RuleSet {
