@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <random>
 #include <string_view>
@@ -26,6 +27,7 @@ constexpr int kProducerPollMs = 50;
 constexpr int kFlushOnStopMs = 5000;
 constexpr int kRequestTimeoutMs = 10000;
 constexpr int kRetryMs = 1000;
+constexpr int kDestroyWaitMs = 10000;  // librdkafka handle destruction, then they are left to the process
 constexpr uint64_t kLoggedDecodeErrors = 10;  // then only counted
 
 bool user_set(const Settings& settings, const std::string& name) {
@@ -114,6 +116,7 @@ struct Table::Impl {
   std::unique_ptr<RdKafka::Topic> producer_topic;
   std::thread thread, producer_thread;
   std::atomic<bool> stopping{false}, producer_stopping{false};
+  bool handles_leaked = false;  // destroy_clients gave up: this Impl must outlive them
 
   std::mutex mutex;  // guards the three below
   std::condition_variable wake;
@@ -143,6 +146,7 @@ struct Table::Impl {
   Status create_clients();
   void run();
   void close_clients();
+  void destroy_clients();
   bool open(std::vector<PartitionEnd>& ends);
   Status fetch_partitions(std::vector<int32_t>& out);
   Status query_ends(const std::vector<int32_t>& ids, std::vector<PartitionEnd>& out);
@@ -263,6 +267,7 @@ void Table::Impl::run() {
     callbacks.opened(Status::Error("table closed before it opened"), {});
   }
   close_clients();
+  destroy_clients();
   {
     std::lock_guard<std::mutex> lock(mutex);
     finished = true;
@@ -282,6 +287,25 @@ void Table::Impl::close_clients() {
       producer->poll(0);
     }
   }
+}
+
+// The handles are destroyed here, on the table thread, never by a finalizer on the JS thread.
+// librdkafka 2.0.2 can wait forever destroying a consumer that has read aborted transactions (seen
+// in the e2e suite: process exit hung in ~KafkaConsumerImpl): after kDestroyWaitMs they are left to
+// the process, and so is this Impl, which their callbacks point into.
+void Table::Impl::destroy_clients() {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> destroyed = done->get_future();
+  std::thread([this, done] {
+    producer_topic.reset();
+    producer.reset();
+    consumer.reset();
+    done->set_value();
+  }).detach();
+  if (destroyed.wait_for(std::chrono::milliseconds(kDestroyWaitMs)) == std::future_status::ready) return;
+  handles_leaked = true;
+  log(LogLevel::warn, "kafka: the table's clients did not shut down within " + std::to_string(kDestroyWaitMs / 1000) +
+                          " s; their handles are left to the process");
 }
 
 void Table::Impl::consume_loop() {
@@ -482,10 +506,9 @@ Table::Table(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Table::~Table() {
   stop();
-  if (impl_->thread.joinable()) {
-    if (join(kFlushOnStopMs * 2)) return;
-    impl_->thread.detach();  // never reached in practice: the owner joins before dropping the table
-  }
+  bool finished = join(kFlushOnStopMs + kDestroyWaitMs + 1000);
+  if (!finished) impl_->thread.detach();  // never reached in practice: the owner joins before dropping the table
+  if (!finished || impl_->handles_leaked) impl_.release();  // still in use by that thread or those handles
 }
 
 Status Table::start() {
