@@ -47,6 +47,8 @@ export { encodeJson, decodeJson, jsonCodec } from './read-codec';
 export type { Codec, JsonValue } from './read-codec';
 export { READ_DEFAULTS, KEYV_KEY_PREFIX } from './read-options';
 export type { ReadOptions, ReadFormat, ConsistencyOptions, ResolvedReadOptions } from './read-options';
+export { MessageProducer, MESSAGE_ID_HEADER, DEFAULT_MAX_QUEUED } from './producer';
+export type { PublishMessage, PublishResult, PublishValue } from './producer';
 export { createTable, Table, TableNotReadyError, resolveTableOptions, TABLE_DEFAULTS } from './table';
 export type {
   TableOptions,

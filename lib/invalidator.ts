@@ -14,6 +14,7 @@ import {
   type LogLevel,
   type ResolvedCdcCacheOptions,
 } from './options';
+import { MessageProducer, type PublishMessage, type PublishResult } from './producer';
 import { ReadPath, type GetOrLoadOptions } from './read-path';
 import { createRedactor, redactDeep, redactOptions, type Redactor } from './redact';
 import { emptyStats, type CdcCacheStats, type ChangeEvent } from './types';
@@ -44,6 +45,11 @@ export interface Invalidator {
    * batch is dead-lettered.
    */
   onChange(selector: string, handler: ChangeHandler): void;
+  /**
+   * Publishes application messages through an idempotent producer (acks=all); resolves with one
+   * {partition, offset} per message once Kafka acknowledged them all. Works before start() too.
+   */
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]>;
   /** Running, Kafka consumer subscribed and Redis connected, as reported by the engine. */
   isHealthy(): boolean;
   /** Lifecycle state. */
@@ -89,6 +95,7 @@ class NativeInvalidator implements Invalidator {
   private stopPromise: Promise<void> | undefined;
   private locked = false;
   private readonly readPath: ReadPath;
+  private readonly producer: MessageProducer;
 
   constructor(
     options: CdcCacheOptions,
@@ -114,6 +121,15 @@ class NativeInvalidator implements Invalidator {
       pipelineLagMs: () => this.pipelineLagMs(),
       redact: this.redact,
     });
+    this.producer = new MessageProducer({
+      brokers: this.resolved.kafka.brokers,
+      config: this.resolved.kafka.config,
+      log: (level, message) => this.log(level, `producer: ${message}`),
+    });
+  }
+
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]> {
+    return this.producer.publish(topic, messages);
   }
 
   getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T> {
@@ -232,7 +248,7 @@ class NativeInvalidator implements Invalidator {
       }
     }
     this.locked = true;
-    await this.readPath.close();
+    await Promise.all([this.readPath.close(), this.producer.close()]);
     const engine = this.engine;
     if (!engine) {
       this.currentState = 'stopped';

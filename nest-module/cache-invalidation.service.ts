@@ -23,6 +23,7 @@ import { CACHE_INVALIDATION_OPTIONS } from './cache-invalidation.module-definiti
 import { ON_CHANGE_METADATA } from './on-change.decorator';
 import { CACHED_METADATA, type CachedOptions } from './cached.decorator';
 import type { GetOrLoadOptions } from '../lib/read-path';
+import type { PublishMessage, PublishResult } from '../lib/producer';
 
 export interface RegisteredChangeHandler {
   selector: string;
@@ -81,6 +82,11 @@ export class CacheInvalidationService
 
   stats(): CdcCacheStats {
     return this.invalidator.stats();
+  }
+
+  /** Publishes application messages (idempotent producer, acks=all); see Invalidator.publish. */
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]> {
+    return this.invalidator.publish(topic, messages);
   }
 
   /** The cached value of `key`, or the loader's, filled under a lease (see Invalidator.getOrLoad). */

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "producer.h"
 #include "reader.h"
 #include "table.h"
 #include "explain/explain.h"
@@ -513,6 +514,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
   cdc_addon::RegisterReader(env, exports);
   cdc_addon::register_table(env, exports);
+  cdc_addon::register_producer(env, exports);
   return exports;
 }
 
