@@ -1,7 +1,11 @@
 // cdc-cache: framework-agnostic API (no Nest dependency).
 
 export { createInvalidator, consoleLogger } from './invalidator';
-export type { Invalidator, InvalidatorState, ChangeHandler } from './invalidator';
+export type { Invalidator, InvalidatorState, ChangeHandler, OnChangeOptions } from './invalidator';
+export { changeEventId } from './messages';
+export type { Message, MessageContext, MessageDecode, MessageHandler, MessageTopicStats, OnMessageOptions } from './messages';
+export { DEFAULT_PROCESSED_TABLE, DEFAULT_ID_KEY_PREFIX } from './idempotency';
+export type { IdempotencyOptions, PgPoolLike, PgPoolClientLike } from './idempotency';
 export type { ChangeEvent, ChangeEventSource, ChangeKind, ChangeOp, CdcCacheStats, LagSummary, PartitionStats } from './types';
 export { emptyStats } from './types';
 export {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "app_messages.h"
 #include "producer.h"
 #include "reader.h"
 #include "table.h"
@@ -176,7 +177,9 @@ void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* raw) {
         if (!bridge->on_events.IsEmpty())
           bridge->on_events.Call({Napi::Number::New(env, static_cast<double>(message->token)),
                                   Napi::Number::New(env, static_cast<double>(message->handler_id)),
-                                  events_to_js(env, message->events)});
+                                  !message->events.empty() && message->events[0].application
+                                      ? cdc_addon::app_messages_to_js(env, message->events)
+                                      : events_to_js(env, message->events)});
         break;
       case Message::Kind::started:
         if (bridge->start_deferred) {
