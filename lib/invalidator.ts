@@ -354,7 +354,7 @@ class NativeInvalidator implements Invalidator {
 
   stats(): CdcCacheStats {
     const engine = this.engine ? redactDeep(this.engine.stats(), this.redact) : emptyStats();
-    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats() };
+    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats(), messages: this.messageStats() };
   }
 
   isHealthy(): boolean {
