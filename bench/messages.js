@@ -233,14 +233,7 @@ async function main() {
   console.log(markdown(results, n));
 }
 
-if (process.argv[2] === '--child') {
-  child().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+(process.argv[2] === '--child' ? child() : main()).catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

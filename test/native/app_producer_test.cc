@@ -52,18 +52,14 @@ class MockCluster {
     consumer->assign(assignment);
     RdKafka::TopicPartition::destroy(assignment);
     std::vector<std::string> values;
+    auto take = [&](int timeout_ms) {
+      std::unique_ptr<RdKafka::Message> message(consumer->consume(timeout_ms));
+      if (message->err() == RdKafka::ERR_NO_ERROR)
+        values.emplace_back(static_cast<const char*>(message->payload()), message->len());
+    };
     auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (values.size() < expected && std::chrono::steady_clock::now() < deadline) {
-      std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
-      if (message->err() == RdKafka::ERR_NO_ERROR)
-        values.emplace_back(static_cast<const char*>(message->payload()), message->len());
-    }
-    // A duplicate would show up as extra messages: read a little past the expected end.
-    for (int i = 0; i < 5; ++i) {
-      std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
-      if (message->err() == RdKafka::ERR_NO_ERROR)
-        values.emplace_back(static_cast<const char*>(message->payload()), message->len());
-    }
+    while (values.size() < expected && std::chrono::steady_clock::now() < deadline) take(100);
+    for (int i = 0; i < 5; ++i) take(100);  // a duplicate would show up as extra messages
     consumer->close();
     return values;
   }
