@@ -154,5 +154,6 @@ export function emptyStats(): CdcCacheStats {
       roundTrips: 0, connected: false, probesInFlight: 0,
     },
     consistency: { checked: 0, stale: 0, fillsRefused: 0, leaseWaits: 0, coalesced: 0 },
+    messages: {},
   };
 }
