@@ -170,8 +170,7 @@ export class MessageHandlers {
       groupId: options.groupId,
       decode: options.decode ?? 'json',
       run: async (messages) => {
-        const attempt = (this.attemptsSeen.get(messages) ?? 0) + 1;
-        this.attemptsSeen.set(messages, attempt);
+        const attempt = this.attempt(messages);
         if (attempt === 1) counters.consumed += messages.length;
         else counters.retried += messages.length;
         try {
@@ -186,6 +185,13 @@ export class MessageHandlers {
     };
     this.registrations.set(registration.id, registration);
     return registration.id;
+  }
+
+  // The dispatcher passes the same array to every attempt at a batch.
+  private attempt(batch: object): number {
+    const attempt = (this.attemptsSeen.get(batch) ?? 0) + 1;
+    this.attemptsSeen.set(batch, attempt);
+    return attempt;
   }
 
   owns(handlerId: number): boolean {
@@ -238,9 +244,11 @@ export class MessageHandlers {
       handler(fresh.map((f) => f.event), context),
     );
     return async (events: ChangeEvent[]) => {
-      const { duplicates, handled } = await run(events.map((event) => ({ id: changeEventId(event), topic: event.topic, event })));
       const c = this.countersOf(events[0]?.topic ?? '');
-      c.consumed += events.length;
+      const attempt = this.attempt(events);
+      if (attempt === 1) c.consumed += events.length;
+      else c.retried += events.length;
+      const { duplicates, handled } = await run(events.map((event) => ({ id: changeEventId(event), topic: event.topic, event })));
       c.handled += handled;
       c.duplicates += duplicates;
     };
