@@ -178,6 +178,9 @@ TEST(AppProducer, RefusesWhatWouldOverflowItsQueue) {
   for (const DeliveryResult& result : answers.by_request[1]) EXPECT_TRUE(result.ok) << result.error;
   EXPECT_EQ(producer->queued(), 0u);
   EXPECT_EQ(answers.by_request.count(2), 0u);  // refused: never answered
+  producer->close();
+  EXPECT_TRUE(producer->join(15000));
+  EXPECT_FALSE(producer->publish(3, {}).ok());  // closed
 }
 
 TEST(AppProducer, RejectsBadPropertiesByName) {
