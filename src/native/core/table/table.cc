@@ -310,12 +310,13 @@ void Table::Impl::consume_loop() {
   auto next_metadata = Clock::now() + std::chrono::milliseconds(settings.metadata_interval_ms);
   while (!stopping) {
     serve_end_requests();
-    Clock::time_point now = Clock::now();
-    if (now >= next_metadata) {
+    if (Clock::now() >= next_metadata) {
       check_partitions();
       next_metadata = Clock::now() + std::chrono::milliseconds(settings.metadata_interval_ms);
     }
-    consumer->wake_if_stalled(now);
+    // No consumer->wake_if_stalled(): its "high watermark beyond the last message" test holds at
+    // a transaction marker, and its seeks would keep restarting the fetch that reports the EOF.
+    // This loop empties librdkafka's queue at least every kRoomWaitMs, so its threshold is not hit.
     if (has_room()) {
       fill_batch();
     } else {
