@@ -155,7 +155,8 @@ TEST(TableMockCluster, BrokerDownAndUpWhileReadingAndPuttingLosesNothingAndDupli
   // on a tiny prefetch buffer, most of the log is still on the broker).
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (owner.applied_count() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-  ASSERT_EQ(owner.applied_count(), settings.batch_records);
+  ASSERT_GT(owner.applied_count(), 0u);
+  ASSERT_LE(owner.applied_count(), settings.batch_records);  // one batch (or less: what had arrived) until acknowledged
   ASSERT_EQ(rd_kafka_mock_broker_set_down(kafka.cluster(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   for (int i = 0; i < kPuts; ++i) {
     std::string key = "put-" + std::to_string(i), value = "{\"p\":" + std::to_string(i) + "}";
