@@ -50,7 +50,7 @@ export const TABLE_DEFAULTS = {
   keyEncoding: 'utf8' as TableKeyEncoding,
   valueEncoding: 'json' as TableValueEncoding,
   maxBytes: 512 * 1024 * 1024,
-  applySliceRecords: 2000,
+  applySliceRecords: 1000,
 };
 
 const KEY_ENCODINGS: TableKeyEncoding[] = ['utf8', 'json', 'buffer'];

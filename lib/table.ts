@@ -1,7 +1,9 @@
 // createTable(): a log-backed in-memory table. The native side (src/native/core/table) reads and
-// decodes every partition on its own thread and hands over bounded batches; this side holds the
-// Map, so get() is a plain Map lookup that never waits on that thread. Batches are applied in
+// decodes every partition on its own thread and hands over large packed batches; this side holds
+// the Map, so get() is a plain Map lookup that never waits on that thread. Batches are applied in
 // slices of applySliceRecords per event-loop turn, so loading a large topic keeps the loop responsive.
+// JSON values arrive as text, already validated natively, and are parsed on their first get() (then
+// kept parsed): loading a topic costs one string and one Map write per record, no JSON.parse.
 
 import { EventEmitter } from 'events';
 
@@ -83,7 +85,6 @@ interface Waiter {
 
 const KIND_UPSERT = 0;
 const KIND_REMOVE = 1;
-const LOGGED_BAD_VALUES = 10;
 
 export class TableNotReadyError extends Error {
   constructor(message: string, readonly behind: TablePartitionStats[]) {
@@ -97,8 +98,12 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   readonly topic: string;
   private readonly options: ResolvedTableOptions;
   private readonly logger: CdcCacheLogger;
-  // Values by map key: get() is one Map lookup. Bytes are accounted on the native thread.
+  // Values by map key: get() of a value read before is one Map lookup. Bytes are accounted on the
+  // native thread. With JSON values, `unparsed` holds the text of values nobody read yet (a key is
+  // in one of the two maps, never both).
   private readonly map = new Map<string, V>();
+  private readonly unparsed = new Map<string, string>();
+  private readonly lazyJson: boolean;
   private readonly plainKeys: boolean;
   private readonly native: NativeTable;
   private readonly partitions = new Map<number, { position: number; end: number; highWatermark: number }>();
@@ -126,10 +131,14 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.name = this.options.name;
     this.topic = this.options.topic;
     this.plainKeys = this.options.keyEncoding === 'utf8';
+    this.lazyJson = this.options.valueEncoding === 'json';
     const map = this.map;
-    this.get = this.plainKeys
-      ? (key: K) => map.get(typeof key === 'string' ? key : String(key))
-      : (key: K) => map.get(this.mapKey(key));
+    const unparsed = this.unparsed;
+    const lookup = (this.lookup = (key: string): V | undefined => {
+      const value = map.get(key);
+      return value !== undefined || unparsed.size === 0 ? value : this.parseLater(key);
+    });
+    this.get = this.plainKeys ? (key: K) => lookup(typeof key === 'string' ? key : String(key)) : (key: K) => lookup(this.mapKey(key));
     this.logger = this.options.logger ?? consoleLogger(`[cdc-cache table ${this.name}]`);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.on('newListener', (event) => event === 'change' && this.changeListeners++);
@@ -141,6 +150,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
         topic: this.options.topic,
         properties: this.options.properties,
         debezium: this.options.mode === 'debezium',
+        jsonValues: this.options.mode === 'kafka' && this.lazyJson,
         writable: !this.options.readOnly,
         keyAsBuffer: this.options.keyEncoding === 'buffer',
         valueAsBuffer: this.options.valueEncoding === 'buffer',
@@ -151,23 +161,28 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   /** The value for key, or undefined. Synchronous and local: one Map lookup (a closure, so nothing else is on the path). */
   readonly get: (key: K) => V | undefined;
+  // By map key.
+  private readonly lookup: (key: string) => V | undefined;
 
   has(key: K): boolean {
-    return this.map.has(this.mapKey(key));
+    const mapKey = this.mapKey(key);
+    return this.map.has(mapKey) || this.unparsed.has(mapKey);
   }
 
   get size(): number {
-    return this.map.size;
+    return this.map.size + this.unparsed.size;
   }
 
   *entries(): IterableIterator<[K, V]> {
     for (const [key, value] of this.map) yield [this.keyFromMap(key), value];
+    for (const key of this.unparsed.keys()) yield [this.keyFromMap(key), this.parseLater(key) as V];
   }
 
   keys(): IterableIterator<K> {
     const self = this;
     return (function* () {
       for (const key of self.map.keys()) yield self.keyFromMap(key);
+      for (const key of self.unparsed.keys()) yield self.keyFromMap(key);
     })();
   }
 
@@ -226,7 +241,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     return {
       name: this.name,
       topic: this.topic,
-      entries: this.map.size,
+      entries: this.size,
       bytes: this.bytes,
       maxBytes: this.options.maxBytes,
       ready: this.readyReached,
@@ -297,11 +312,11 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   private notReadyError(timeoutMs: number): Error {
     if (!this.opened) {
       const why = this.lastWarning ? `: ${this.lastWarning}` : '';
-      return new TableNotReadyError(`table ${this.name}: not ready after ${timeoutMs} ms: topic ${this.topic} not opened yet${why}`, []);
+      return new TableNotReadyError(`table ${this.name}: not ready within ready({ timeoutMs: ${timeoutMs} }): topic ${this.topic} not opened yet${why}`, []);
     }
     const behind = this.stats().partitions.filter((p) => p.position < p.end);
     const list = behind.map((p) => `${p.partition} (position ${p.position}, end ${p.end})`).join(', ');
-    return new TableNotReadyError(`table ${this.name}: not ready after ${timeoutMs} ms; partitions behind: ${list}`, behind);
+    return new TableNotReadyError(`table ${this.name}: not ready within ready({ timeoutMs: ${timeoutMs} }): topic ${this.topic} not read to its end; partitions behind: ${list}`, behind);
   }
 
   private onNative(kind: string, args: unknown[]): void {
@@ -386,23 +401,52 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   private applyRecord(batch: NativeBatch, i: number): void {
     const key = this.mapKeyFromNative(batch.keys[i]);
-    const previous = this.changeListeners > 0 ? this.map.get(key) : undefined;
     const kind = batch.kinds[i];
     this.bytes = batch.totals[i];
-    let value: V | undefined;
+    if (this.changeListeners === 0) return this.store(key, kind, batch.values[i]);
+    const previous = this.lookup(key);
+    this.store(key, kind, batch.values[i]);
+    if (kind === KIND_UPSERT || kind === KIND_REMOVE) {
+      if (kind === KIND_REMOVE && previous === undefined) return;
+      this.emit('change', this.keyFromMap(key), this.lookup(key), previous, { partition: batch.partitions[i], offset: batch.offsets[i] });
+    } else {
+      this.emit('clear', { partition: batch.partitions[i], offset: batch.offsets[i] });
+    }
+  }
+
+  // JSON text goes to `unparsed` (parsed on its first get()); other values are held as they came.
+  private store(key: string, kind: number, raw: string | Buffer | null): void {
     if (kind === KIND_UPSERT) {
-      value = this.decodeValue(batch.values[i] as string | Buffer, batch, i);
-      if (value === undefined) return;
-      this.map.set(key, value);
+      if (this.lazyJson) {
+        this.unparsed.set(key, raw as string);
+        if (this.map.size > 0) this.map.delete(key);
+      } else {
+        this.map.set(key, raw as unknown as V);
+      }
     } else if (kind === KIND_REMOVE) {
-      if (!this.map.delete(key)) return;
+      if (!this.map.delete(key) && this.unparsed.size > 0) this.unparsed.delete(key);
     } else {
       this.map.clear(); // a truncate of the source table
-      if (this.changeListeners > 0) this.emit('clear', { partition: batch.partitions[i], offset: batch.offsets[i] });
-      return;
+      this.unparsed.clear();
     }
-    if (this.changeListeners > 0)
-      this.emit('change', this.keyFromMap(key), value, previous, { partition: batch.partitions[i], offset: batch.offsets[i] });
+  }
+
+  // The first get() of a value: parses its text and keeps the result. The text was validated
+  // natively, except numbers simdjson cannot hold (checked here: a bad one is skipped, as at load).
+  private parseLater(key: string): V | undefined {
+    const text = this.unparsed.get(key);
+    if (text === undefined) return undefined;
+    this.unparsed.delete(key);
+    let value: V;
+    try {
+      value = JSON.parse(text) as V;
+    } catch (error) {
+      this.decodeErrors++;
+      this.logger.warn(`table ${this.name}: skipped the value of a key: not JSON (${(error as Error).message})`);
+      return undefined;
+    }
+    this.map.set(key, value);
+    return value;
   }
 
   private finishBatch(batch: NativeBatch): void {
@@ -422,7 +466,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   private maxBytesError(batch: NativeBatch, i: number): Error {
     return new Error(
-      `table ${this.name}: maxBytes exceeded: ${this.bytes} bytes in ${this.map.size} entries > maxBytes ${this.options.maxBytes} ` +
+      `table ${this.name}: maxBytes exceeded: ${this.bytes} bytes in ${this.size} entries > maxBytes ${this.options.maxBytes} ` +
         `(at partition ${batch.partitions[i]} offset ${batch.offsets[i]}); the table stopped loading: raise maxBytes or shrink the topic`,
     );
   }
@@ -434,17 +478,6 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.queue = [];
     this.failWaiters(error);
     this.close().catch(() => {});
-  }
-
-  private decodeValue(raw: string | Buffer, batch: NativeBatch, i: number): V | undefined {
-    if (this.options.valueEncoding !== 'json') return raw as unknown as V;
-    try {
-      return JSON.parse(raw as string) as V;
-    } catch (error) {
-      if (++this.decodeErrors <= LOGGED_BAD_VALUES)
-        this.logger.warn(`skipped partition ${batch.partitions[i]} offset ${batch.offsets[i]}: value is not JSON (${(error as Error).message})`);
-      return undefined;
-    }
   }
 
   // Map keys are strings: the text (utf8), the canonical JSON text (json), the bytes as latin1 (buffer).

@@ -101,6 +101,6 @@ describe('examples/nestjs', () => {
     });
     expect(walk.stderr).toBe('');
     expect(walk.status).toBe(0);
-    expect(walk.stdout).toMatch(/Demo passed: PostgreSQL commit -> Redis delete in [\d.]+ ms/);
+    expect(walk.stdout).toMatch(/Demo passed: PostgreSQL commit -> Redis delete in [\d.]+ ms, in the customers table in [\d.]+ ms/);
   });
 });

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
-import { CacheInvalidationModule } from 'cdc-cache/nest';
+import { CacheInvalidationModule, TableModule } from 'cdc-cache/nest';
 import { EXAMPLE_CONFIG, ExampleConfig, SOURCES, loadConfig } from './config';
 import { CustomerCache } from './customer-cache';
 import { CustomerChangesListener } from './customer-changes.listener';
+import { CustomerTableController } from './customer-table.controller';
 import { InvoicesController } from './invoices.controller';
 import { UsersConsumer, UsersController } from './users';
 
@@ -30,8 +31,19 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
         };
       },
     }),
+    // The customers topic held in memory: /invoices/:id/local reads it with no Redis hop. The app
+    // starts listening once the table has read the topic to its end.
+    TableModule.forFeature([
+      {
+        name: 'customers',
+        useFactory: () => {
+          const config = loadConfig();
+          return { debezium: { brokers: config.kafkaBrokers, topic: SOURCES[config.source].topic }, waitForReady: { timeoutMs: 60_000 } };
+        },
+      },
+    ]),
   ],
-  controllers: [InvoicesController, UsersController],
+  controllers: [InvoicesController, CustomerTableController, UsersController],
   providers: [configProvider, CustomerCache, CustomerChangesListener, UsersConsumer],
 })
 export class AppModule {}

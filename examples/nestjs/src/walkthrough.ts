@@ -81,17 +81,28 @@ async function main(): Promise<void> {
     console.log(`    deleted ${elapsedMs.toFixed(1)} ms after the ${database} commit`);
 
     current = 6;
+    step(current, 'The in-memory customers table follows too: GET /invoices/:id/local (no Redis read)');
+    const local = await waitFor('the customers table to hold the new email', 60_000, async () => {
+      const response = await fetch(`${baseUrl}/invoices/${id}/local`);
+      const body = response.ok ? ((await response.json()) as { email: string }) : undefined;
+      return body?.email === newEmail ? body : undefined;
+    });
+    const tableMs = Number(process.hrtime.bigint() - committedAt) / 1e6;
+    console.log(`    GET /invoices/${id}/local -> ${JSON.stringify(local)}`);
+    console.log(`    in the table ${tableMs.toFixed(1)} ms after the ${database} commit`);
+
+    current = 7;
     step(current, 'GET the invoice again: a miss, with the fresh email');
     const third = await getInvoice(id);
     expect(third.cache === 'miss', `expected a cache miss after invalidation, got ${third.cache}`);
     expect(third.email === newEmail, `expected email ${newEmail}, got ${third.email}`);
 
-    current = 7;
+    current = 8;
     step(current, 'What the @OnChange handler saw');
     const seen = (await (await fetch(`${baseUrl}/changes`)).json()) as { total: number; recent: unknown[] };
     console.log(`    ${seen.total} change events so far; latest: ${JSON.stringify(seen.recent.at(-1))}`);
 
-    console.log(`\nDemo passed: ${database} commit -> Redis delete in ${elapsedMs.toFixed(1)} ms.`);
+    console.log(`\nDemo passed: ${database} commit -> Redis delete in ${elapsedMs.toFixed(1)} ms, in the customers table in ${tableMs.toFixed(1)} ms.`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`\nDemo failed at step ${current}: ${message}`);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "table/table.h"
+#include "thread_safe_callback.h"
 
 namespace {
 
@@ -37,40 +38,19 @@ struct TableBridge {
 };
 
 void CallTableJs(Napi::Env env, Napi::Function, TableBridge* bridge, TableMessage* raw);
-using TableChannel = Napi::TypedThreadSafeFunction<TableBridge, TableMessage, CallTableJs>;
-
-struct TableGate {
-  std::mutex mutex;
-  bool open = true;
-};
-
-void post(const std::shared_ptr<TableGate>& gate, TableChannel& channel, TableMessage* message, bool release = false) {
-  std::lock_guard<std::mutex> lock(gate->mutex);
-  if (!gate->open) {
-    delete message;
-    return;
-  }
-  if (message != nullptr && channel.NonBlockingCall(message) != napi_ok) delete message;
-  if (release) channel.Release();
-}
+using TableChannel = cdc_addon::ThreadSafeCallback<TableBridge, TableMessage, CallTableJs>;
 
 // Environment teardown: stop the table and wait (bounded) for its thread, as the engine's hook does.
 struct TableTeardown {
   std::shared_ptr<cdc::table::Table> table;
-  std::shared_ptr<TableGate> gate;
+  TableChannel channel;
   static void Run(void* arg) {
     std::unique_ptr<TableTeardown> hook(static_cast<TableTeardown*>(arg));
     hook->table->stop();
     hook->table->join(kTeardownWaitMs);
-    std::lock_guard<std::mutex> lock(hook->gate->mutex);
-    hook->gate->open = false;
+    hook->channel.close();
   }
 };
-
-Napi::Value bytes_to_js(Napi::Env env, const std::string& bytes, bool as_buffer) {
-  if (as_buffer) return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
-  return Napi::String::New(env, bytes.data(), bytes.size());
-}
 
 Napi::Array ends_to_js(Napi::Env env, const std::vector<cdc::table::PartitionEnd>& ends) {
   Napi::Array array = Napi::Array::New(env, ends.size());
@@ -84,27 +64,58 @@ Napi::Array ends_to_js(Napi::Env env, const std::vector<cdc::table::PartitionEnd
   return array;
 }
 
-// A batch as flat arrays: keys, values (null for a remove), kinds, partitions, offsets, bytes held
-// after each record, and
-// positions as [partition, position, highWatermark] triples.
+// Bytes as a JS string: ASCII (checked on the table thread) is taken as Latin-1, a plain copy; a
+// Buffer key is Latin-1 too (one char per byte: the map key); anything else is decoded as UTF-8.
+napi_value text_to_js(napi_env env, const char* data, size_t size, bool latin1) {
+  napi_value out = nullptr;
+  napi_status status = latin1 ? napi_create_string_latin1(env, data, size, &out) : napi_create_string_utf8(env, data, size, &out);
+  if (status != napi_ok) throw Napi::Error::New(env, "table: cannot create a string");
+  return out;
+}
+
+// Keys and values as two arrays of strings (values: null unless an upsert; a Buffer with
+// valueAsBuffer), built with the C API in one loop: the only per-record work left on the JS thread.
+void strings_to_js(Napi::Env env, const TableBridge& bridge, const cdc::table::Batch& batch, Napi::Array keys,
+                   Napi::Array values) {
+  uint32_t key_start = 0, value_start = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto index = static_cast<uint32_t>(i);
+    const char* key = batch.keys.data() + key_start;
+    size_t key_size = batch.key_ends[i] - key_start;
+    bool key_ascii = (batch.ascii[i] & cdc::table::kKeyAscii) != 0;
+    napi_set_element(env, keys, index, text_to_js(env, key, key_size, key_ascii || bridge.key_as_buffer));
+    const char* value = batch.values.data() + value_start;
+    size_t value_size = batch.value_ends[i] - value_start;
+    napi_value js_value = nullptr;
+    if (batch.kinds[i] != cdc::table::RecordKind::upsert) {
+      js_value = env.Null();
+    } else if (bridge.value_as_buffer) {
+      js_value = Napi::Buffer<char>::Copy(env, value, value_size);
+    } else {
+      js_value = text_to_js(env, value, value_size, (batch.ascii[i] & cdc::table::kValueAscii) != 0);
+    }
+    napi_set_element(env, values, index, js_value);
+    key_start = batch.key_ends[i];
+    value_start = batch.value_ends[i];
+  }
+}
+
+// A batch as flat arrays: keys, values, kinds, partitions, offsets, bytes held after each record,
+// and positions as [partition, position, highWatermark] triples.
 Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::table::Batch& batch) {
-  size_t n = batch.records.size();
+  size_t n = batch.size();
   Napi::Array keys = Napi::Array::New(env, n);
   Napi::Array values = Napi::Array::New(env, n);
+  strings_to_js(env, bridge, batch, keys, values);
   Napi::Uint8Array kinds = Napi::Uint8Array::New(env, n);
   Napi::Int32Array partitions = Napi::Int32Array::New(env, n);
   Napi::Float64Array offsets = Napi::Float64Array::New(env, n);
   Napi::Float64Array totals = Napi::Float64Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
-    const cdc::table::Record& record = batch.records[i];
-    auto index = static_cast<uint32_t>(i);
-    keys.Set(index, bytes_to_js(env, record.key, bridge.key_as_buffer));
-    values.Set(index, record.kind == cdc::table::RecordKind::upsert ? bytes_to_js(env, record.value, bridge.value_as_buffer)
-                                                                     : env.Null());
-    kinds[i] = static_cast<uint8_t>(record.kind);
-    partitions[i] = record.partition;
-    offsets[i] = static_cast<double>(record.offset);
-    totals[i] = static_cast<double>(record.total_bytes);
+    kinds[i] = static_cast<uint8_t>(batch.kinds[i]);
+    partitions[i] = batch.partitions[i];
+    offsets[i] = static_cast<double>(batch.offsets[i]);
+    totals[i] = static_cast<double>(batch.totals[i]);
   }
   Napi::Float64Array positions = Napi::Float64Array::New(env, batch.positions.size() * 3);
   for (size_t i = 0; i < batch.positions.size(); ++i) {
@@ -122,16 +133,6 @@ Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::ta
   object.Set("positions", positions);
   object.Set("decodeErrors", Napi::Number::New(env, static_cast<double>(batch.decode_errors)));
   return object;
-}
-
-const char* level_name(cdc::table::LogLevel level) {
-  switch (level) {
-    case cdc::table::LogLevel::debug: return "debug";
-    case cdc::table::LogLevel::info: return "info";
-    case cdc::table::LogLevel::warn: return "warn";
-    case cdc::table::LogLevel::error: return "error";
-  }
-  return "info";
 }
 
 Napi::Value error_or_null(Napi::Env env, const TableMessage& message) {
@@ -165,7 +166,7 @@ void CallTableJs(Napi::Env env, Napi::Function, TableBridge* bridge, TableMessag
         bridge->on_event.Call({Napi::String::New(env, "partitions"), ends_to_js(env, message->ends)});
         break;
       case Kind::log:
-        bridge->on_event.Call({Napi::String::New(env, "log"), Napi::String::New(env, level_name(message->level)),
+        bridge->on_event.Call({Napi::String::New(env, "log"), Napi::String::New(env, cdc::log_level_name(message->level)),
                                Napi::String::New(env, message->text)});
         break;
       case Kind::closed:
@@ -189,12 +190,13 @@ bool bool_field(Napi::Object object, const char* name) {
   return value.IsBoolean() && value.As<Napi::Boolean>().Value();
 }
 
-// {brokers, topic, properties: [[name, value], ...], debezium, writable, keyAsBuffer, valueAsBuffer}
+// {brokers, topic, properties: [[name, value], ...], debezium, jsonValues, writable, keyAsBuffer, valueAsBuffer}
 cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) {
   cdc::table::Settings settings;
   settings.brokers = string_field(object, "brokers");
   settings.topic = string_field(object, "topic");
   settings.debezium = bool_field(object, "debezium");
+  settings.json_values = bool_field(object, "jsonValues");
   settings.writable = bool_field(object, "writable");
   bridge.key_as_buffer = bool_field(object, "keyAsBuffer");
   bridge.value_as_buffer = bool_field(object, "valueAsBuffer");
@@ -211,9 +213,9 @@ cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) 
   return settings;
 }
 
-cdc::table::Callbacks make_callbacks(TableChannel channel, std::shared_ptr<TableGate> gate, TableBridge* bridge) {
+cdc::table::Callbacks make_callbacks(TableChannel channel, TableBridge* bridge) {
   using Kind = TableMessage::Kind;
-  auto send = [channel, gate](TableMessage* message) mutable { post(gate, channel, message); };
+  auto send = [channel](TableMessage* message) { channel.post(message); };
   cdc::table::Callbacks callbacks;
   callbacks.opened = [send](const cdc::Status& status, std::vector<cdc::table::PartitionEnd> ends) mutable {
     send(new TableMessage{Kind::opened, status.ok(), status.message(), 0, 0, 0, {}, std::move(ends), {}});
@@ -240,8 +242,8 @@ cdc::table::Callbacks make_callbacks(TableChannel channel, std::shared_ptr<Table
     }
     send(new TableMessage{Kind::log, true, std::move(text), 0, 0, 0, level, {}, {}});
   };
-  callbacks.closed = [channel, gate]() mutable {
-    post(gate, channel, new TableMessage{Kind::closed, true, "", 0, 0, 0, {}, {}, {}}, /*release=*/true);
+  callbacks.closed = [channel]() {
+    channel.post_last(new TableMessage{Kind::closed, true, "", 0, 0, 0, {}, {}, {}});
   };
   return callbacks;
 }
@@ -263,18 +265,17 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     cdc::table::Settings settings = settings_from_js(info[0].As<Napi::Object>(), *bridge);
     bridge->on_event = Napi::Persistent(info[1].As<Napi::Function>());
     TableBridge* raw_bridge = bridge.get();
-    channel_ = TableChannel::New(env, "cdc-cache table", 0, 1, bridge.release(),
-                                 [](Napi::Env, void*, TableBridge* context) { delete context; });
+    channel_ = TableChannel(env, "cdc-cache table", bridge.release());
     std::unique_ptr<cdc::table::Table> table;
-    cdc::Status status = cdc::table::Table::create(std::move(settings), make_callbacks(channel_, gate_, raw_bridge), table);
+    cdc::Status status = cdc::table::Table::create(std::move(settings), make_callbacks(channel_, raw_bridge), table);
     if (status.ok()) status = table->start();
     if (!status.ok()) {
-      channel_.Release();
+      channel_.release_unused();
       throw Napi::Error::New(env, status.message());
     }
     table_ = std::shared_ptr<cdc::table::Table>(table.release());
     raw_bridge->self = Napi::Persistent(Value());
-    auto* hook = new TableTeardown{table_, gate_};
+    auto* hook = new TableTeardown{table_, channel_};
     if (napi_add_env_cleanup_hook(env, TableTeardown::Run, hook) == napi_ok) {
       hook_ = hook;
     } else {
@@ -322,7 +323,6 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
   }
 
   std::shared_ptr<cdc::table::Table> table_;
-  std::shared_ptr<TableGate> gate_ = std::make_shared<TableGate>();
   TableChannel channel_;
   TableTeardown* hook_ = nullptr;
 };

@@ -37,6 +37,15 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     if (!message) break;
     RdKafka::ErrorCode err = message->err();
     if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err == RdKafka::ERR__PARTITION_EOF && keep_eof_) {
+      // The end reached, past transaction markers: the stall check must not chase a marker.
+      if (FetchedPartition* partition = fetched_of(*message))
+        partition->fetched = std::max(partition->fetched, message->offset());
+      buffer_.push_back(std::move(message));  // len() is 0: no bytes to account
+      got = true;
+      timeout_ms = 0;
+      continue;
+    }
     if (err != RdKafka::ERR_NO_ERROR) {
       if (err != RdKafka::ERR__PARTITION_EOF)
         log_(LogLevel::warn, "kafka: " + message->errstr() +

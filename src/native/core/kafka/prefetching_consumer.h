@@ -55,6 +55,10 @@ class PrefetchingConsumer {
   // takes all that is already there. Serves librdkafka's callbacks (rebalance, commits, events) as
   // a side effect. True when at least one message arrived.
   bool pull(int timeout_ms);
+  // With enable.partition.eof: partition-EOF events are buffered too, in order with the messages
+  // (err() == ERR__PARTITION_EOF, offset() = the end reached, past transaction markers). Tables
+  // need them; the engine does not.
+  void keep_partition_eof(bool keep) { keep_eof_ = keep; }
   bool empty() const { return buffer_.empty(); }
   std::unique_ptr<RdKafka::Message> take() {
     std::unique_ptr<RdKafka::Message> message = std::move(buffer_.front());
@@ -97,6 +101,7 @@ class PrefetchingConsumer {
   int64_t buffer_bytes_ = 0;
   uint64_t peak_bytes_ = 0, pauses_ = 0;
   bool paused_ = false;
+  bool keep_eof_ = false;
 
   FetchedPartitions partitions_;
   FetchedPartition* last_pulled_ = nullptr;  // most messages come from the same partition as the one before

@@ -13,8 +13,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "debezium/decoder.h"
 #include "kafka/client_config.h"
+#include "kafka/prefetching_consumer.h"
+#include "table/batch_builder.h"
 
 namespace cdc {
 namespace table {
@@ -23,12 +24,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kPollMs = 100;
+constexpr int kRoomWaitMs = 5;  // while the owner applies: how often librdkafka's queue is emptied meanwhile
 constexpr int kProducerPollMs = 50;
 constexpr int kFlushOnStopMs = 5000;
 constexpr int kRequestTimeoutMs = 10000;
 constexpr int kRetryMs = 1000;
 constexpr int kDestroyWaitMs = 10000;  // librdkafka handle destruction, then they are left to the process
-constexpr uint64_t kLoggedDecodeErrors = 10;  // then only counted
 
 bool user_set(const Settings& settings, const std::string& name) {
   for (const auto& property : settings.properties)
@@ -84,6 +85,7 @@ KafkaSettings kafka_settings(const Settings& settings) {
   kafka.properties = settings.properties;
   // Never used to join or commit: librdkafka wants one for assign(); unique so no group is shared.
   kafka.group_id = "cdc-cache-table-" + random_suffix();
+  kafka.prefetch_bytes = settings.prefetch_bytes;
   return kafka;
 }
 
@@ -111,11 +113,11 @@ struct Table::Impl {
   Callbacks callbacks;
   EventForwarder events{callbacks};
   DeliveryForwarder deliveries{callbacks};
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::atomic<bool> stopping{false}, producer_stopping{false};
+  std::unique_ptr<kafka::PrefetchingConsumer> consumer;
   std::unique_ptr<RdKafka::Producer> producer;
   std::unique_ptr<RdKafka::Topic> producer_topic;
   std::thread thread, producer_thread;
-  std::atomic<bool> stopping{false}, producer_stopping{false};
   bool handles_leaked = false;  // destroy_clients gave up: this Impl must outlive them
 
   std::mutex mutex;  // guards the three below
@@ -126,21 +128,16 @@ struct Table::Impl {
   std::condition_variable finished_cv;
 
   // Owned by the table thread.
-  Decoder decoder;
-  ChangeEvent event;
+  std::unique_ptr<BatchBuilder> builder;
   std::vector<int32_t> partitions;
-  std::unordered_map<int32_t, PartitionPosition> positions;
+  std::vector<PartitionPosition> positions;  // by partition id
   std::vector<int32_t> moved;
-  Batch batch;
-  size_t batch_bytes = 0;
-  uint64_t decode_errors_total = 0;
-  // Size of every key held, by the key's 64-bit hash: byte accounting without a copy of the keys,
-  // on this thread, so the owner's apply is one Map write per record.
-  std::unordered_map<uint64_t, uint32_t> sizes;
-  uint64_t total_bytes = 0;
 
   void log(LogLevel level, std::string text) {
     if (callbacks.log) callbacks.log(level, std::move(text));
+  }
+  LogFn log_fn() {
+    return [this](LogLevel level, std::string text) { log(level, std::move(text)); };
   }
 
   Status create_clients();
@@ -150,18 +147,14 @@ struct Table::Impl {
   bool open(std::vector<PartitionEnd>& ends);
   Status fetch_partitions(std::vector<int32_t>& out);
   Status query_ends(const std::vector<int32_t>& ids, std::vector<PartitionEnd>& out);
-  Status assign(const std::vector<int32_t>& ids);
+  void assign(const std::vector<int32_t>& ids, const std::vector<PartitionEnd>& ends);
   void consume_loop();
+  void fill_batch();
   void on_message(const RdKafka::Message& message);
-  void on_record(const RdKafka::Message& message);
-  void on_debezium(const RdKafka::Message& message);
   void advance(int32_t partition, int64_t position);
-  void account(Record& record);
-  bool batch_full() const {
-    return batch.records.size() >= settings.batch_records || batch_bytes >= settings.batch_bytes;
-  }
-  bool pending() const { return !batch.records.empty() || !moved.empty() || batch.decode_errors > 0; }
-  bool wait_for_room();
+  bool pending() const { return !builder->empty() || !moved.empty(); }
+  bool has_room();
+  void wait_for_room();
   void hand_over();
   void serve_end_requests();
   void check_partitions();
@@ -178,10 +171,12 @@ Status Table::Impl::create_clients() {
   if (!(st = set(*conf, "enable.partition.eof", "true")).ok()) return st;
   if (!user_set(settings, "isolation.level") && !(st = set(*conf, "isolation.level", "read_committed")).ok()) return st;
   if (!user_set(settings, "client.id") && !(st = set(*conf, "client.id", "cdc-cache-table")).ok()) return st;
-  std::string errstr;
-  consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
-  if (!consumer) return Status::Error("kafka: cannot create the table consumer: " + errstr);
+  consumer = std::make_unique<kafka::PrefetchingConsumer>(settings.prefetch_bytes, stopping, log_fn());
+  if (!(st = consumer->create(*conf)).ok()) return st;
+  consumer->keep_partition_eof(true);
+  builder = std::make_unique<BatchBuilder>(settings, log_fn());
   if (!settings.writable) return Status::Ok();
+  std::string errstr;
 
   std::unique_ptr<RdKafka::Conf> pconf;
   if (!(st = kafka::make_producer_conf(kafka, &deliveries, &events, pconf)).ok()) return st;
@@ -198,10 +193,10 @@ Status Table::Impl::create_clients() {
 
 Status Table::Impl::fetch_partitions(std::vector<int32_t>& out) {
   std::string errstr;
-  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(consumer.get(), settings.topic, nullptr, errstr));
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(&consumer->handle(), settings.topic, nullptr, errstr));
   if (!topic) return Status::Error("kafka.topic: " + errstr);
   RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode err = consumer->metadata(false, topic.get(), &raw, kRequestTimeoutMs);
+  RdKafka::ErrorCode err = consumer->handle().metadata(false, topic.get(), &raw, kRequestTimeoutMs);
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   if (err != RdKafka::ERR_NO_ERROR) return Status::Error("metadata: " + RdKafka::err2str(err));
   out.clear();
@@ -221,7 +216,7 @@ Status Table::Impl::query_ends(const std::vector<int32_t>& ids, std::vector<Part
   out.clear();
   for (int32_t id : ids) {
     int64_t low = 0, high = 0;
-    RdKafka::ErrorCode err = consumer->query_watermark_offsets(settings.topic, id, &low, &high, kRequestTimeoutMs);
+    RdKafka::ErrorCode err = consumer->handle().query_watermark_offsets(settings.topic, id, &low, &high, kRequestTimeoutMs);
     if (err != RdKafka::ERR_NO_ERROR)
       return Status::Error("end offset of partition " + std::to_string(id) + ": " + RdKafka::err2str(err));
     out.push_back(PartitionEnd{id, low, high});
@@ -229,15 +224,16 @@ Status Table::Impl::query_ends(const std::vector<int32_t>& ids, std::vector<Part
   return Status::Ok();
 }
 
-Status Table::Impl::assign(const std::vector<int32_t>& ids) {
-  std::vector<RdKafka::TopicPartition*> list;
+// From the log start; the prefetching consumer reports an assign error in the log.
+void Table::Impl::assign(const std::vector<int32_t>& ids, const std::vector<PartitionEnd>& ends) {
+  kafka::TopicPartitions list;
   for (int32_t id : ids) list.push_back(RdKafka::TopicPartition::create(settings.topic, id, RdKafka::Topic::OFFSET_BEGINNING));
-  RdKafka::Error* error = consumer->incremental_assign(list);
+  consumer->assign(list, /*cooperative=*/true);
   RdKafka::TopicPartition::destroy(list);
-  if (error == nullptr) return Status::Ok();
-  Status st = Status::Error("assign: " + error->str());
-  delete error;
-  return st;
+  for (const PartitionEnd& end : ends) {
+    if (positions.size() <= static_cast<size_t>(end.partition)) positions.resize(end.partition + 1);
+    positions[end.partition] = PartitionPosition{end.partition, end.start, end.end};
+  }
 }
 
 // Retries until it succeeds or the table is stopped: an outage at open is waited out.
@@ -245,9 +241,8 @@ bool Table::Impl::open(std::vector<PartitionEnd>& ends) {
   for (int attempt = 1; !stopping; ++attempt) {
     Status st = fetch_partitions(partitions);
     if (st.ok()) st = query_ends(partitions, ends);
-    if (st.ok()) st = assign(partitions);
     if (st.ok()) {
-      for (const PartitionEnd& end : ends) positions[end.partition] = PartitionPosition{end.partition, end.start, end.end};
+      assign(partitions, ends);
       return true;
     }
     if (attempt == 1 || attempt % 10 == 0)
@@ -277,7 +272,10 @@ void Table::Impl::run() {
 }
 
 void Table::Impl::close_clients() {
-  if (consumer) consumer->close();
+  if (consumer && consumer->created()) {
+    consumer->drop_buffer();  // messages must go before their handle
+    consumer->handle().close();
+  }
   if (producer) {
     producer_stopping = true;
     if (producer_thread.joinable()) producer_thread.join();
@@ -299,7 +297,7 @@ void Table::Impl::destroy_clients() {
   std::thread([this, done] {
     producer_topic.reset();
     producer.reset();
-    consumer.reset();
+    if (consumer) consumer->destroy(/*leak=*/false);
     done->set_value();
   }).detach();
   if (destroyed.wait_for(std::chrono::milliseconds(kDestroyWaitMs)) == std::future_status::ready) return;
@@ -316,141 +314,77 @@ void Table::Impl::consume_loop() {
       check_partitions();
       next_metadata = Clock::now() + std::chrono::milliseconds(settings.metadata_interval_ms);
     }
-    if (batch_full()) {
-      if (wait_for_room()) hand_over();
-      continue;
+    // No consumer->wake_if_stalled(): its "high watermark beyond the last message" test holds at
+    // a transaction marker, and its seeks would keep restarting the fetch that reports the EOF.
+    // This loop empties librdkafka's queue at least every kRoomWaitMs, so its threshold is not hit.
+    if (has_room()) {
+      fill_batch();
+    } else {
+      // The owner is applying: keep librdkafka's queue short (its thresholds stall fetching in
+      // 2.0.2) and let the prefetch buffer, which pauses fetching when full, hold what arrives.
+      consumer->pull(0);
+      wait_for_room();
     }
-    std::unique_ptr<RdKafka::Message> message(consumer->consume(pending() ? 0 : kPollMs));
-    RdKafka::ErrorCode err = message->err();
-    if (err == RdKafka::ERR_NO_ERROR) {
-      on_message(*message);
-      continue;
-    }
-    if (err == RdKafka::ERR__PARTITION_EOF) {
-      advance(message->partition(), message->offset());
-    } else if (err != RdKafka::ERR__TIMED_OUT) {
-      log(LogLevel::warn, "table " + settings.topic + ": consume: " + message->errstr());
-    }
-    // Nothing more right now (or the end was reached): hand over what there is without waiting.
-    if (pending() && wait_for_room()) hand_over();
+    consumer->update_pause();
   }
+}
+
+// Takes buffered messages into the batch, fetching more while there is some at once; hands the
+// batch over when full or when nothing more is there.
+void Table::Impl::fill_batch() {
+  int timeout_ms = pending() ? 0 : kPollMs;
+  while (!builder->full() && !stopping) {
+    if (consumer->empty() && !consumer->pull(timeout_ms)) break;
+    on_message(*consumer->take());
+    timeout_ms = 0;
+  }
+  if (pending() && !stopping) hand_over();
 }
 
 void Table::Impl::on_message(const RdKafka::Message& message) {
-  if (settings.debezium) {
-    on_debezium(message);
-  } else {
-    on_record(message);
+  // A partition-EOF event carries the end a fetch reached: how a position moves past markers.
+  if (message.err() == RdKafka::ERR__PARTITION_EOF) {
+    advance(message.partition(), message.offset());
+    return;
   }
+  builder->add(message);
   advance(message.partition(), message.offset() + 1);
 }
 
-void Table::Impl::on_record(const RdKafka::Message& message) {
-  Record record;
-  record.partition = message.partition();
-  record.offset = message.offset();
-  if (message.key_pointer() != nullptr)
-    record.key.assign(static_cast<const char*>(message.key_pointer()), message.key_len());
-  if (message.payload() == nullptr) {
-    record.kind = RecordKind::remove;
-  } else {
-    record.value.assign(static_cast<const char*>(message.payload()), message.len());
-  }
-  account(record);
-  batch_bytes += record.key.size() + record.value.size() + sizeof(Record);
-  batch.records.push_back(std::move(record));
-}
-
-void Table::Impl::account(Record& record) {
-  if (record.kind == RecordKind::clear) {
-    sizes.clear();
-    total_bytes = 0;
-  } else {
-    uint64_t hash = std::hash<std::string_view>{}(record.key);
-    if (record.kind == RecordKind::remove) {
-      auto it = sizes.find(hash);
-      if (it != sizes.end()) {
-        total_bytes -= it->second;
-        sizes.erase(it);
-      }
-    } else {
-      auto size = static_cast<uint32_t>(record.key.size() + record.value.size());
-      auto [it, inserted] = sizes.try_emplace(hash, size);
-      if (!inserted) {
-        total_bytes -= it->second;
-        it->second = size;
-      }
-      total_bytes += size;
-    }
-  }
-  record.total_bytes = total_bytes;
-}
-
-void Table::Impl::on_debezium(const RdKafka::Message& message) {
-  std::string_view value(static_cast<const char*>(message.payload()), message.payload() ? message.len() : 0);
-  std::string_view key(static_cast<const char*>(message.key_pointer()), message.key_pointer() ? message.key_len() : 0);
-  Status st = decoder.decode(value, message.payload() == nullptr, key, event);
-  Record record;
-  record.partition = message.partition();
-  record.offset = message.offset();
-  if (st.ok() && event.kind == EventKind::change && event.op == Op::truncate) {
-    record.kind = RecordKind::clear;
-  } else if (st.ok() && (event.kind == EventKind::tombstone ||
-                         (event.kind == EventKind::change && event.op != Op::message))) {
-    if (!debezium_key_text(event.key, record.key)) st = Status::Error("key: no primary key field usable as text");
-    if (event.kind == EventKind::tombstone || event.op == Op::remove || !event.after.present) {
-      record.kind = RecordKind::remove;
-    } else {
-      record.value = std::move(event.after.json);
-    }
-  } else if (st.ok()) {
-    return;  // heartbeats, transaction metadata, schema changes, logical messages: not rows
-  }
-  if (!st.ok()) {
-    ++batch.decode_errors;
-    if (++decode_errors_total <= kLoggedDecodeErrors)
-      log(LogLevel::warn, "table " + settings.topic + ": skipped partition " + std::to_string(record.partition) +
-                              " offset " + std::to_string(record.offset) + ": " + st.message());
-    return;
-  }
-  account(record);
-  batch_bytes += record.key.size() + record.value.size() + sizeof(Record);
-  batch.records.push_back(std::move(record));
-}
-
 void Table::Impl::advance(int32_t partition, int64_t position) {
+  if (partition < 0 || static_cast<size_t>(partition) >= positions.size()) return;  // not assigned (never happens)
   PartitionPosition& entry = positions[partition];
-  entry.partition = partition;
   if (position <= entry.position) return;
   entry.position = position;
   if (std::find(moved.begin(), moved.end(), partition) == moved.end()) moved.push_back(partition);
 }
 
-bool Table::Impl::wait_for_room() {
+bool Table::Impl::has_room() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return in_flight < settings.max_batches_in_flight;
+}
+
+void Table::Impl::wait_for_room() {
   std::unique_lock<std::mutex> lock(mutex);
-  wake.wait_for(lock, std::chrono::milliseconds(kPollMs), [&] {
+  wake.wait_for(lock, std::chrono::milliseconds(kRoomWaitMs), [&] {
     return in_flight < settings.max_batches_in_flight || stopping || !end_requests.empty();
   });
-  return in_flight < settings.max_batches_in_flight && !stopping;
 }
 
 void Table::Impl::hand_over() {
+  Batch out = builder->take();
   for (int32_t partition : moved) {
     PartitionPosition& entry = positions[partition];
     int64_t low = 0, high = 0;
-    if (consumer->get_watermark_offsets(settings.topic, partition, &low, &high) == RdKafka::ERR_NO_ERROR && high >= 0)
+    if (consumer->handle().get_watermark_offsets(settings.topic, partition, &low, &high) == RdKafka::ERR_NO_ERROR && high >= 0)
       entry.high_watermark = std::max(high, entry.position);
-    batch.positions.push_back(entry);
+    out.positions.push_back(entry);
   }
   moved.clear();
   {
     std::lock_guard<std::mutex> lock(mutex);
     ++in_flight;
   }
-  Batch out = std::move(batch);
-  batch = Batch{};
-  batch.records.reserve(settings.batch_records);
-  batch_bytes = 0;
   if (callbacks.batch) callbacks.batch(std::move(out));
 }
 
@@ -477,13 +411,12 @@ void Table::Impl::check_partitions() {
   if (added.empty()) return;
   std::vector<PartitionEnd> ends;
   Status st = query_ends(added, ends);
-  if (st.ok()) st = assign(added);
   if (!st.ok()) {
     log(LogLevel::warn, "table " + settings.topic + ": new partitions not assigned yet: " + st.message());
     return;
   }
+  assign(added, ends);
   partitions = now;
-  for (const PartitionEnd& end : ends) positions[end.partition] = PartitionPosition{end.partition, end.start, end.end};
   log(LogLevel::warn, "table " + settings.topic + ": repartitioned to " + std::to_string(now.size()) +
                           " partitions; keys written before may now live in two partitions");
   if (callbacks.partitions_added) callbacks.partitions_added(std::move(ends));
@@ -495,7 +428,6 @@ Status Table::create(Settings settings, Callbacks callbacks, std::unique_ptr<Tab
   auto impl = std::make_unique<Impl>();
   impl->settings = std::move(settings);
   impl->callbacks = std::move(callbacks);
-  impl->batch.records.reserve(impl->settings.batch_records);
   Status st = impl->create_clients();
   if (!st.ok()) return st;
   out.reset(new Table(std::move(impl)));

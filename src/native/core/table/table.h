@@ -17,38 +17,34 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "debezium/change_event.h"
 
 namespace cdc {
 namespace table {
 
-enum class LogLevel { debug, info, warn, error };
+using LogLevel = cdc::LogLevel;
 
 struct Settings {
   std::string brokers;
   std::string topic;
   std::vector<std::pair<std::string, std::string>> properties;  // librdkafka, user's
-  bool debezium = false;  // decode Debezium changes: key = primary key text, value = after image
-  bool writable = false;  // create the idempotent producer for put()
+  bool debezium = false;     // decode Debezium changes: key = primary key text, value = after image
+  bool json_values = false;  // raw values must be JSON: invalid ones are skipped (and counted) here
+  bool writable = false;     // create the idempotent producer for put()
   size_t batch_records = 4096;        // records per batch handed to the owner
   size_t batch_bytes = size_t{2} << 20;
   int max_batches_in_flight = 2;      // batches handed over and not yet acknowledged
+  int64_t prefetch_bytes = int64_t{32} << 20;  // fetched ahead while the owner applies (kafka::PrefetchingConsumer)
   int open_timeout_ms = 30000;        // metadata and end offsets at open
   int metadata_interval_ms = 10000;   // how often the partition count is checked
 };
 
 enum class RecordKind : uint8_t { upsert = 0, remove = 1, clear = 2 };
 
-struct Record {
-  RecordKind kind = RecordKind::upsert;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  std::string key;
-  std::string value;
-  // Bytes of keys and values the table holds after this record (the owner checks maxBytes with it).
-  uint64_t total_bytes = 0;
-};
+// Flags of Batch::ascii: the key / value is 7-bit ASCII (JS takes it as Latin-1: a copy, no UTF-8 decoding).
+constexpr uint8_t kKeyAscii = 1, kValueAscii = 2;
 
 struct PartitionPosition {
   int32_t partition = 0;
@@ -56,10 +52,20 @@ struct PartitionPosition {
   int64_t high_watermark = -1; // last known end of the log, -1 when unknown
 };
 
+// Records packed into a few buffers: record i's key is keys[key_ends[i-1], key_ends[i]) (from 0
+// for i = 0), its value likewise in values (empty unless an upsert).
 struct Batch {
-  std::vector<Record> records;
+  std::string keys, values;
+  std::vector<uint32_t> key_ends, value_ends;
+  std::vector<RecordKind> kinds;
+  std::vector<uint8_t> ascii;
+  std::vector<int32_t> partitions;
+  std::vector<int64_t> offsets;
+  // Bytes of keys and values the table holds after each record (the owner checks maxBytes with it).
+  std::vector<uint64_t> totals;
   std::vector<PartitionPosition> positions;  // partitions whose position moved, as of this batch's end
   uint64_t decode_errors = 0;               // records skipped because they could not be decoded
+  size_t size() const { return kinds.size(); }
 };
 
 struct PartitionEnd {
