@@ -168,7 +168,11 @@ class Harness {
  public:
   EngineCallbacks callbacks(bool with_events = false) {
     EngineCallbacks callbacks;
-    callbacks.log = [](LogLevel level, std::string message) {
+    callbacks.log = [this](LogLevel level, std::string message) {
+      if (level == LogLevel::warn) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        warnings_.push_back(message);
+      }
       if (level != LogLevel::debug || std::getenv("CDC_TEST_KAFKA_DEBUG")) std::cerr << "[" << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() % 100000 << " engine " << log_level_name(level) << "] " << message << "\n";
     };
     callbacks.started = [this](const Status& status) {
@@ -207,6 +211,12 @@ class Harness {
     std::lock_guard<std::mutex> lock(mutex_);
     return stopped_;
   }
+  size_t warnings_containing(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t count = 0;
+    for (const std::string& warning : warnings_) count += warning.find(text) != std::string::npos;
+    return count;
+  }
 
   struct Batch {
     uint64_t token = 0;
@@ -228,6 +238,7 @@ class Harness {
   std::string start_error_;
   int stopped_ = 0;
   std::deque<Batch> batches_;
+  std::vector<std::string> warnings_;
 };
 
 // extra: top-level fields; kafka_extra: librdkafka properties; kafka_fields: fields of "kafka".
@@ -1173,6 +1184,23 @@ TEST_F(EngineTest, CommandsOfRevokedPartitionsAreNotSentAfterAnOutage) {
   second->stop();
   EXPECT_TRUE(second_harness.wait_stopped());
   stop_engine(first);
+}
+
+// ---- Connect logical types without a schema (issue 10, item 7) ----
+
+// Keys without a schema holding a VariableScaleDecimal struct render keys the application never
+// uses: the engine says so, once for the topic, however many such messages come.
+TEST_F(EngineTest, EncodedKeysWithoutSchemaAreWarnedOncePerTopic) {
+  kafka_.create_topic(kTopic, 1);
+  std::string update = customer_update(1);
+  for (int i = 0; i < 3; ++i) kafka_.produce(kTopic, 0, R"({"id":{"scale":0,"value":"JxA="}})", &update);
+  kafka_.produce(kTopic, 0, customer_key(2), &update);
+  kafka_.flush();
+  auto engine = start_engine(engine_config(kafka_.bootstraps(), "g-encoded-keys", redis_.url()));
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(wait_until([&] { return committed_in_stats(*engine, 0) == 4; }, 30s)) << committed_in_stats(*engine, 0);
+  EXPECT_EQ(harness_.warnings_containing("topic " + std::string(kTopic) + ": message keys have no schema"), 1u);
+  stop_engine(engine);
 }
 
 }  // namespace

@@ -254,6 +254,7 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
                              : std::string_view();
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
+  if (event_.key_looks_encoded) encoded_keys_.note(std::string(kafka::topic_of(*message)), log_fn_);
   switch (event_.kind) {
     case EventKind::tombstone:
       if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_))

@@ -15,6 +15,7 @@
 
 #include "debezium/decoder.h"
 #include "engine/dead_letters.h"
+#include "engine/encoded_key_warning.h"
 #include "engine/handler_batches.h"
 #include "engine/offset_committer.h"
 #include "engine/pending.h"
@@ -107,6 +108,7 @@ class EngineLoop {
   HandlerBatches handlers_;
   RedisTransport redis_;
   Decoder decoder_;
+  EncodedKeyWarning encoded_keys_;
   RuleSet rules_;
   // librdkafka calls the stages above through this relay. A leaked handle takes the relay with
   // it, detached: its late callbacks are no-ops by construction.
