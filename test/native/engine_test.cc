@@ -1203,5 +1203,34 @@ TEST_F(EngineTest, EncodedKeysWithoutSchemaAreWarnedOncePerTopic) {
   stop_engine(engine);
 }
 
+// ---- topicSources (issue 10, item 3) ----
+
+// A topic renamed by a routing transform: its tombstones name no source, and its name does not
+// follow <prefix>.<schema>.<table>. Only the explicit topicSources entry maps it to its rules.
+TEST_F(EngineTest, TopicSourcesMapATombstoneOnlyTopicToItsRules) {
+  const std::string routed = "routed_customers";
+  kafka_.create_topic(routed, 1);
+  set_keys(redis_, 0, 3);
+  kafka_.produce(routed, 0, customer_key(1), nullptr);
+  kafka_.produce(routed, 0, customer_key(2), nullptr);
+  kafka_.flush();
+  std::string config = engine_config(kafka_.bootstraps(), "g-topic-sources", redis_.url(),
+                                     R"(,"topicSources":{"routed_customers":"public.customers"})");
+  config.replace(config.find(kTopic), std::string(kTopic).size(), routed);
+  auto engine = start_engine(config);
+  ASSERT_TRUE(engine);
+  auto committed = [&] {
+    for (const PartitionStats& stats : engine->stats().partitions)
+      if (stats.topic == routed) return stats.committed;
+    return int64_t(-2);
+  };
+  EXPECT_TRUE(wait_until([&] { return committed() == 2; }, 30s)) << committed();
+  EXPECT_FALSE(key_exists(redis_, 1));
+  EXPECT_FALSE(key_exists(redis_, 2));
+  EXPECT_TRUE(key_exists(redis_, 0));
+  EXPECT_EQ(engine->stats().tombstone_deletes, 2u);
+  stop_engine(engine);
+}
+
 }  // namespace
 }  // namespace cdc

@@ -56,6 +56,9 @@ struct EngineConfig {
   int commit_interval_ms = default_of(option_limits::commit_interval_ms);
   HandlerSettings handlers;
   std::vector<JsHandlerSpec> js_handlers;
+  // topicSources: topic -> source name ("public.orders") for records that carry no source
+  // (tombstones, flattened rows), ahead of the topic-naming rule.
+  std::vector<std::pair<std::string, std::string>> topic_sources;
 };
 
 // Parses and validates the engine config JSON. Errors name the path

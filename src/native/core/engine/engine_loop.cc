@@ -42,6 +42,7 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
              {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
               [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
              log_fn_, [this] { update_pause(); }),
+      topic_sources_(config_.topic_sources),
       relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
   // Refreshes run as EVALSHA of one script (versioned writes).
   redis_.load_script_on_connect(std::string(kRefreshScript), std::string(kRefreshScriptSha));
@@ -257,7 +258,7 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   if (event_.key_looks_encoded) encoded_keys_.note(std::string(kafka::topic_of(*message)), log_fn_);
   switch (event_.kind) {
     case EventKind::tombstone:
-      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_))
+      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_, topic_sources_))
         return finish_at_once(*partition, offset, counters_.skipped.tombstone);
       ++counters_.tombstone_deletes;
       break;
@@ -268,7 +269,7 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return finish_at_once(*partition, offset, counters_.skipped.message);
-  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), event_.source);
+  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), topic_sources_, event_.source);
   remember_for_tombstones(event_, key, *partition);
   plan_effects(std::move(message), partition);
 }

@@ -22,6 +22,7 @@
 #include "engine/rebalance_callback.h"
 #include "engine/shared_state.h"
 #include "engine/stats.h"
+#include "engine/tombstones.h"
 #include "kafka/callback_relay.h"
 #include "kafka/event_callback.h"
 #include "kafka/prefetching_consumer.h"
@@ -109,6 +110,7 @@ class EngineLoop {
   RedisTransport redis_;
   Decoder decoder_;
   EncodedKeyWarning encoded_keys_;
+  TopicSources topic_sources_;
   RuleSet rules_;
   // librdkafka calls the stages above through this relay. A leaked handle takes the relay with
   // it, detached: its late callbacks are no-ops by construction.
