@@ -302,6 +302,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
 PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
   auto pending = std::make_shared<PendingMessage>();
   pending->offset = message->offset();
+  pending->in_flight = consumer_.hold(*message);
   pending->message = std::move(message);
   pending->partition = partition;
   pending->kafka_ts_ms = message_ts_ms_;
@@ -344,6 +345,7 @@ void EngineLoop::finish(const PendingPtr& pending) {
   if (partition.active) partition.offsets.complete(pending->offset);
   lag_.record(pending->kafka_ts_ms, pending->source_ts_ms);
   pending->message.reset();
+  pending->in_flight.release();
 }
 
 // Runs the Redis pipelines, dead letters and (unless abandoned) JS batches to completion.
