@@ -252,6 +252,7 @@ const TOP_LEVEL_KEYS = [
   'keyPrefix',
   'deleteCommand',
   'deadLetterTopic',
+  'topicSources',
   'batch',
   'commitIntervalMs',
   'handlers',
@@ -363,6 +364,26 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
     config,
     prefetchBytes: prefetchBytes as number,
   };
+}
+
+// topicSources: {"<topic>": "<schema>.<table>"}; each topic one the engine reads.
+function checkTopicSources(c: Checker, raw: unknown, kafka: ResolvedCdcCacheOptions['kafka'] | undefined): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  if (!isPlainObject(raw)) {
+    c.fail('topicSources', `expected an object of topic -> source ("public.orders"), got ${describe(raw)}`);
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const [topic, source] of Object.entries(raw)) {
+    const at = `topicSources[${JSON.stringify(topic)}]`;
+    if (!TOPIC_NAME_RE.test(topic)) c.fail(at, 'expected a Kafka topic name (letters, digits, ".", "_", "-")');
+    else if (kafka?.topics && !kafka.topics.includes(topic)) c.fail(at, 'not one of kafka.topics');
+    else if (kafka?.topicPattern && !new RegExp(kafka.topicPattern).test(topic)) c.fail(at, 'not matched by kafka.topicPattern');
+    else if (typeof source !== 'string' || source.length === 0 || /[\s*?]/.test(source)) {
+      c.fail(at, `expected a source name such as "public.orders", got ${describe(source)}`);
+    } else out[topic] = source;
+  }
+  return out;
 }
 
 function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
@@ -523,6 +544,8 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     c.fail('deadLetterTopic', `expected a Kafka topic name (letters, digits, ".", "_", "-"), got ${describe(o.deadLetterTopic)}`);
   }
 
+  const topicSources = checkTopicSources(c, o.topicSources, kafka);
+
   const batch = { ...DEFAULTS.batch };
   if (o.batch !== undefined && c.object('batch', o.batch, ['maxEvents', 'maxWaitMs', 'maxInFlight'])) {
     Object.assign(batch, stripUndefined(o.batch));
@@ -556,6 +579,7 @@ export function validateOptions(options: unknown): ResolvedCdcCacheOptions {
     keyPrefix: keyPrefix as string,
     deleteCommand: deleteCommand as DeleteCommand,
     ...(o.deadLetterTopic !== undefined ? { deadLetterTopic: o.deadLetterTopic as string } : {}),
+    ...(topicSources ? { topicSources } : {}),
     batch,
     commitIntervalMs: commitIntervalMs as number,
     handlers,
@@ -598,6 +622,7 @@ export function toNativeConfig(resolved: ResolvedCdcCacheOptions, jsHandlers: Js
     keyPrefix: resolved.keyPrefix,
     deleteCommand: resolved.deleteCommand,
     ...(resolved.deadLetterTopic !== undefined ? { deadLetterTopic: resolved.deadLetterTopic } : {}),
+    ...(resolved.topicSources ? { topicSources: resolved.topicSources } : {}),
     batch: resolved.batch,
     commitIntervalMs: resolved.commitIntervalMs,
     handlers: { maxBatchSize: resolved.handlers.maxBatchSize, maxInFlight: resolved.handlers.maxInFlight },

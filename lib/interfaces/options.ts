@@ -97,6 +97,11 @@ export interface CdcCacheOptions {
   deleteCommand?: DeleteCommand;
   /** Undecodable/unapplicable messages are produced here (with error headers) when set. */
   deadLetterTopic?: string;
+  /**
+   * Topic -> source ("public.orders") for records that carry no source: tombstone-only deletes and
+   * flattened rows, on topics not named `<prefix>.<schema>.<table>` (renamed by a routing transform).
+   */
+  topicSources?: Record<string, string>;
   batch?: BatchOptions;
   /** Offset commit interval. Default 1000 ms. */
   commitIntervalMs?: number;
@@ -129,6 +134,7 @@ export interface ResolvedCdcCacheOptions {
   keyPrefix: string;
   deleteCommand: DeleteCommand;
   deadLetterTopic?: string;
+  topicSources?: Record<string, string>;
   batch: Required<BatchOptions>;
   commitIntervalMs: number;
   invalidateTimeoutMs: number;
@@ -150,6 +156,7 @@ export interface NativeEngineConfig {
   keyPrefix: string;
   deleteCommand: DeleteCommand;
   deadLetterTopic?: string;
+  topicSources?: Record<string, string>;
   batch: Required<BatchOptions>;
   commitIntervalMs: number;
   handlers: { maxBatchSize: number; maxInFlight: number };

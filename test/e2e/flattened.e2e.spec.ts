@@ -3,42 +3,15 @@
 // The connector (scripts/infra-lib/connectors/flat-postgres.json) and its table are set up here
 // when missing, on the shared Kafka Connect.
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { infraEnv, REPO_ROOT } from './infra';
+import { registerConnector, waitUntil } from './connectors';
+import { infraEnv } from './infra';
 import { createInvalidator, type Invalidator } from '../../lib';
 
 const infra = infraEnv();
 const TOPIC = 'flat1.public.flat_orders';
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function registerConnector(): Promise<void> {
-  const file = join(REPO_ROOT, 'scripts', 'infra-lib', 'connectors', 'flat-postgres.json');
-  const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
-  config['database.port'] = new URL(infra.PG_URL).port;
-  const response = await fetch(`${infra.CONNECT_URL}/connectors/flat-postgres/config`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(config),
-  });
-  if (response.status !== 200 && response.status !== 201) throw new Error(`PUT connector: ${response.status} ${await response.text()}`);
-  await waitUntil('the flat-postgres connector to run', async () => {
-    const status = await fetch(`${infra.CONNECT_URL}/connectors/flat-postgres/status`);
-    if (!status.ok) return false;
-    const body = (await status.json()) as { connector?: { state?: string }; tasks?: Array<{ state?: string }> };
-    return body.connector?.state === 'RUNNING' && (body.tasks ?? []).some((t) => t.state === 'RUNNING');
-  });
-}
 
 describe('tombstone-only deletes from a real ExtractNewRecordState connector', () => {
   const run = randomUUID().slice(0, 8);
@@ -51,7 +24,7 @@ describe('tombstone-only deletes from a real ExtractNewRecordState connector', (
     pg = new Client({ connectionString: infra.PG_URL });
     await pg.connect();
     await pg.query('CREATE TABLE IF NOT EXISTS flat_orders (id integer PRIMARY KEY, amount numeric(12,2), placed date)');
-    await registerConnector();
+    await registerConnector('flat-postgres');
     redis = new Redis(infra.REDIS_URL);
     // The topic exists once the connector wrote to it.
     await pg.query('INSERT INTO flat_orders (id, amount, placed) VALUES ($1, 10.50, $2)', [id - 1, '2026-12-01']);

@@ -91,6 +91,24 @@ TEST(ConfigTest, DefaultsAndTopicPattern) {
   EXPECT_TRUE(config.dead_letter_topic.empty());
 }
 
+// topicSources: an explicit topic -> source for records that carry no source (issue 10, item 3).
+TEST(ConfigTest, TopicSourcesNameTheirTopicAndSource) {
+  const std::string jsHandlers = R"("jsHandlers": [{"id": 1, "source": "public.*"}])";
+  EngineConfig config;
+  Status st = parse_engine_config(
+      variant(jsHandlers, jsHandlers + R"(, "topicSources": {"dbserver1.public.customers": "public.clients"})"), config);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(config.topic_sources.size(), 1u);
+  EXPECT_EQ(config.topic_sources[0].first, "dbserver1.public.customers");
+  EXPECT_EQ(config.topic_sources[0].second, "public.clients");
+  EXPECT_EQ(error_of(variant(jsHandlers, jsHandlers + R"(, "topicSources": ["x"])")),
+            "topicSources: expected an object");
+  EXPECT_EQ(error_of(variant(jsHandlers, jsHandlers + R"(, "topicSources": {"dbserver1.public.customers": 3})")),
+            "topicSources[\"dbserver1.public.customers\"]: expected a non-empty string");
+  EXPECT_EQ(error_of(variant(jsHandlers, jsHandlers + R"(, "topicSources": {"other.topic": "public.x"})")),
+            "topicSources[\"other.topic\"]: not one of kafka.topics");
+}
+
 TEST(ConfigTest, ErrorsNameThePath) {
   EXPECT_EQ(error_of("not json"), error_of("not json"));
   EXPECT_NE(error_of("not json").find("config: invalid JSON"), std::string::npos);

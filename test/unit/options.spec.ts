@@ -10,6 +10,14 @@ function errorFor(options: unknown): CdcCacheConfigError {
 }
 
 describe('validateOptions: accepted options and defaults', () => {
+  it('passes topicSources to the engine', () => {
+    const r = validateOptions(validOptions({ topicSources: { 'dbserver1.public.customers': 'public.clients' } }));
+    expect(r.topicSources).toEqual({ 'dbserver1.public.customers': 'public.clients' });
+    expect(toNativeConfig(r).topicSources).toEqual({ 'dbserver1.public.customers': 'public.clients' });
+    expect(validateOptions(validOptions({ kafka: { brokers: 'b:1', groupId: 'g', topicPattern: '^routed\\..*' }, topicSources: { 'routed.x': 'public.x' } })).topicSources).toEqual({ 'routed.x': 'public.x' });
+    expect(toNativeConfig(validateOptions(validOptions())).topicSources).toBeUndefined();
+  });
+
   it('fills every default', () => {
     const r = validateOptions(validOptions());
     expect(r.kafka).toEqual({
@@ -164,6 +172,10 @@ describe('validateOptions: errors name the option path and what was expected', (
     ['keyPrefix type', () => validOptions({ keyPrefix: 1 as never }), 'keyPrefix: expected a string, got 1'],
     ['deleteCommand', () => validOptions({ deleteCommand: 'unlink' as never }), 'deleteCommand: expected "UNLINK" or "DEL", got "unlink"'],
     ['deadLetterTopic', () => validOptions({ deadLetterTopic: 'dead letters' }), 'deadLetterTopic: expected a Kafka topic name'],
+    ['topicSources type', () => validOptions({ topicSources: ['x'] as never }), 'topicSources: expected an object of topic -> source'],
+    ['topicSources unknown topic', () => validOptions({ topicSources: { 'routed.orders': 'public.orders' } }), 'topicSources["routed.orders"]: not one of kafka.topics'],
+    ['topicSources source', () => validOptions({ topicSources: { 'dbserver1.public.customers': '' } }), 'topicSources["dbserver1.public.customers"]: expected a source name such as "public.orders", got ""'],
+    ['topicSources glob', () => validOptions({ topicSources: { 'dbserver1.public.customers': 'public.*' } }), 'topicSources["dbserver1.public.customers"]: expected a source name'],
     ['batch.maxEvents zero', () => validOptions({ batch: { maxEvents: 0 } }), 'batch.maxEvents: expected an integer from 1 to 100000, got 0'],
     ['batch.maxWaitMs string', () => validOptions({ batch: { maxWaitMs: '5' as never } }), 'batch.maxWaitMs: expected an integer from 0 to 60000, got "5"'],
     ['batch.maxInFlight', () => validOptions({ batch: { maxInFlight: 0 } }), 'batch.maxInFlight: expected an integer from 1 to 1024, got 0'],

@@ -40,6 +40,7 @@ enum class FieldType : uint8_t {
   boolean,  // "true" / "false"
   null,     // value empty, is_null set
   json,     // value is raw JSON text (arrays, unrecognised EJSON objects): not usable in keys
+  json_text,  // a Json-typed column's text (io.debezium.data.Json): written as JSON, usable in keys as text
 };
 
 // One scalar of a row image. Nested objects are flattened: {"address":{"city":"X"}} gives the
@@ -87,6 +88,7 @@ struct ChangeEvent {
   RowImage before;
   RowImage after;
   RowImage key;          // the decoded Kafka message key (fields usable as {key.x} in templates)
+  bool key_looks_encoded = false;  // a key without a schema holds what looks like an encoded Decimal
   int64_t ts_ms = 0;     // when Debezium processed the event
   std::string tx_id;      // transaction.id of a data event, or the id of a transaction-metadata event
   std::string tx_status;  // "BEGIN" / "END" for EventKind::transaction
@@ -99,6 +101,7 @@ struct ChangeEvent {
     before.clear();
     after.clear();
     key.clear();
+    key_looks_encoded = false;
     ts_ms = 0;
     tx_id.clear();
     tx_status.clear();

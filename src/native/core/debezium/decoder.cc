@@ -15,6 +15,7 @@ using namespace decoding;
 Status Decoder::Impl::decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out) {
   reset_event(out);
   json_error = false;
+  logical = nullptr;
   if (value_is_null || is_blank(value)) {
     reset_image(out.before);
     reset_image(out.after);
@@ -30,7 +31,7 @@ Status Decoder::Impl::decode(std::string_view value, bool value_is_null, std::st
 // again in full, so that the shortcut never changes a result.
 Status Decoder::Impl::decode_value(std::string_view value, ChangeEvent& out) {
   bool wrapped = false;
-  if (size_t known = value_schemas.match(value)) {
+  if (size_t known = value_schemas.match(value, logical)) {
     Status st = decode_value_text(value, known, out, wrapped);
     if (wrapped && st.ok()) return st;
     reset_event(out);
@@ -98,7 +99,7 @@ void Decoder::Impl::set_opaque_key(std::string_view text, RowImage& key) {
 }
 
 Status Decoder::Impl::decode_key_json(std::string_view key, ChangeEvent& out) {
-  CDC_JSON_TRY(begin_document(key_buf, key, key_schemas.match(key)), "key");
+  CDC_JSON_TRY(begin_document(key_buf, key, key_schemas.match(key, logical)), "key");
   od::json_type t;
   CDC_JSON_TRY(doc.type().get(t), "key");
   if (t == od::json_type::null) {
@@ -128,6 +129,7 @@ Status Decoder::Impl::decode_key_json(std::string_view key, ChangeEvent& out) {
     CDC_TRY(decode_key_payload(root, shape.payload_type, out));
   } else {
     CDC_TRY(decode_key_object(root, out));
+    note_encoded_key(out);
   }
   normalize_mongo_key(out);
   remember_schema(key_schemas, key);

@@ -20,6 +20,7 @@
 #include "debezium/image_builder.h"
 #include "debezium/json_converter.h"
 #include "debezium/json_scalars.h"
+#include "debezium/logical_types.h"
 
 // Like SIMDJSON_TRY: a simdjson call that must succeed, else the enclosing function returns
 // "<at>: malformed JSON (...)" and the decoder remembers that the iterator is unusable.
@@ -105,7 +106,12 @@ struct Decoder::Impl {
   struct {
     const char* base = nullptr;
     std::string_view raw;
+    bool valid = false;  // valid JSON on its own (see remember_schema)
   } noted_schema;
+  // The logical columns of the document being read (its noted or its known schema), null when
+  // it has no schema; they decode the row images (logical_row.cc).
+  decoding::LogicalColumns noted_columns;
+  const decoding::LogicalColumns* logical = nullptr;
 
   // decoder.cc
   Status decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out);
@@ -126,7 +132,7 @@ struct Decoder::Impl {
   // json_converter.cc
   simdjson::error_code begin_document(PaddedBuffer& buffer, std::string_view text, size_t skip);
   void remember_schema(SchemaPrefixes& prefixes, std::string_view text);
-  bool valid_on_its_own(std::string_view text);
+  void read_noted_schema();
   simdjson::error_code note_schema(od::field& field);
   Status decode_root(od::object& root, ChangeEvent& out, bool& wrapped);
   Status decode_wrapped_payload(od::value v, ChangeEvent& out, bool& payload_null, Status& status);
@@ -155,6 +161,15 @@ struct Decoder::Impl {
   Status flatten_nested(od::value v, od::json_type t, ImageBuilder& b, int depth, std::string_view* raw_out);
   Status flatten_scalar(od::value v, od::json_type t, ImageBuilder& b, std::string_view* raw_out);
   Status flatten_object(od::object& obj, ImageBuilder& b, int depth, std::string_view raw);
+
+  // logical_row.cc
+  bool has_logical_columns() const { return logical && !logical->empty(); }
+  Status decode_logical_row(od::object& obj, RowImage& image);
+  Status flatten_column(std::string_view key, od::value v, ImageBuilder& b, std::string& json);
+  Status flatten_logical(od::value v, const decoding::LogicalColumn& column, ImageBuilder& b, std::string& json);
+  Status logical_number(od::value v, const decoding::LogicalColumn& column, Field& f);
+  Status variable_decimal(od::value v, Field& f);
+  void note_encoded_key(ChangeEvent& out);
 
   // extended_json.cc
   Status ejson_scalar(std::string_view key, od::value v, ImageBuilder& b, std::string_view raw);

@@ -24,6 +24,7 @@ void decoding::reset_event(ChangeEvent& e) {
   e.after.json.clear();
   e.key.present = false;
   e.key.json.clear();
+  e.key_looks_encoded = false;
   e.ts_ms = 0;
   e.tx_id.clear();
   e.tx_status.clear();

@@ -11,23 +11,31 @@ using namespace decoding;
 simdjson::error_code Decoder::Impl::begin_document(PaddedBuffer& buffer, std::string_view text, size_t skip) {
   noted_schema.raw = {};
   noted_schema.base = nullptr;
+  noted_schema.valid = false;
+  if (!skip) logical = nullptr;  // else the caller set the known schema's columns
   if (auto e = parser.iterate(skip ? buffer.load("{", text.substr(skip)) : buffer.load(text)).get(doc)) return e;
   if (!skip) noted_schema.base = buffer.data();
   return simdjson::SUCCESS;
 }
 
-// After text was decoded in full: remembers its schema prefix when one was noted.
+// After text was decoded in full: remembers its schema prefix (and logical columns) when one was
+// noted. A schema is only remembered when its text is valid JSON by itself: the on-demand iterator
+// skips what it does not read without validating it, and a message's later bytes can balance
+// broken ones in its schema; a schema valid on its own means the same to every message it starts.
 void Decoder::Impl::remember_schema(SchemaPrefixes& prefixes, std::string_view text) {
-  if (!noted_schema.raw.empty() && valid_on_its_own(noted_schema.raw))
-    prefixes.learn(text, noted_schema.raw, static_cast<size_t>(noted_schema.raw.data() - noted_schema.base));
+  if (!noted_schema.raw.empty() && noted_schema.valid)
+    prefixes.learn(text, noted_schema.raw, static_cast<size_t>(noted_schema.raw.data() - noted_schema.base),
+                   noted_columns);
 }
 
-// A schema is only remembered when its text is valid JSON by itself. The on-demand iterator skips
-// what it does not read without validating it, and a message's later bytes can balance broken
-// ones in its schema; a schema valid on its own means the same to every message it starts.
-bool Decoder::Impl::valid_on_its_own(std::string_view text) {
-  simdjson::dom::element unused;
-  return !schema_validator.parse(text.data(), text.size(), true).get(unused);
+// Parses a noted schema in full (once per schema: later messages skip it by its prefix) for its
+// validity and its logical columns, which then decode this message's row images.
+void Decoder::Impl::read_noted_schema() {
+  simdjson::dom::element schema;
+  noted_schema.valid = !schema_validator.parse(noted_schema.raw.data(), noted_schema.raw.size(), true).get(schema);
+  noted_columns.clear();
+  if (noted_schema.valid) read_logical_columns(schema, noted_columns);
+  logical = &noted_columns;
 }
 
 // Reads past a schema value, keeping its raw text when it is an object (a known prefix may be
@@ -43,6 +51,7 @@ simdjson::error_code Decoder::Impl::note_schema(od::field& field) {
   if (auto e = value.get_object().get(schema)) return e;
   if (auto e = schema.raw_json().get(raw)) return e;
   noted_schema.raw = trim_right(raw);
+  read_noted_schema();
   return simdjson::SUCCESS;
 }
 

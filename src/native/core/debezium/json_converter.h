@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "debezium/logical_types.h"
+
 namespace cdc {
 namespace decoding {
 
@@ -44,21 +46,24 @@ class PaddedBuffer {
 // of a table until its columns change: most of the bytes of a message, and most of the parsing
 // time. Once a message has been decoded in full, its `{"schema":S,` prefix is remembered; a later
 // message that starts with the byte-identical prefix, followed by `"payload":`, is decoded as
-// `{"payload":P}` (what the full parse would have done with S: skip it, unread).
+// `{"payload":P}` (what the full parse would have done with S: skip it, unread). The logical
+// columns read from S are remembered with it, so they are read once per schema.
 class SchemaPrefixes {
  public:
   static constexpr std::string_view kHead = R"({"schema":)";
   static constexpr std::string_view kPayload = R"("payload":)";
 
-  // Length of the remembered prefix `text` starts with, 0 when none.
-  size_t match(std::string_view text) {
+  // Length of the remembered prefix `text` starts with, 0 when none; columns: its schema's
+  // logical columns (untouched when none matched).
+  size_t match(std::string_view text, const LogicalColumns*& columns) {
     for (size_t i = 0; i < known_.size(); ++i) {
       size_t slot = (last_hit_ + i) % known_.size();
-      const std::string& prefix = known_[slot];
+      const std::string& prefix = known_[slot].prefix;
       if (text.size() > prefix.size() + kPayload.size() &&
           std::memcmp(text.data(), prefix.data(), prefix.size()) == 0 &&
           text.compare(prefix.size(), kPayload.size(), kPayload) == 0) {
         last_hit_ = slot;
+        columns = &known_[slot].columns;
         return prefix.size();
       }
     }
@@ -67,25 +72,31 @@ class SchemaPrefixes {
 
   // text is a message just decoded in full; schema is the raw JSON of its schema object (a view
   // into the same bytes at the same offset). Remembers `{"schema":S,` when `"payload":` follows.
-  void learn(std::string_view text, std::string_view schema_at, size_t schema_offset) {
+  void learn(std::string_view text, std::string_view schema_at, size_t schema_offset, const LogicalColumns& columns) {
     const size_t end = schema_offset + schema_at.size();
     if (schema_offset != kHead.size() || text.compare(0, kHead.size(), kHead) != 0 || end >= text.size() ||
         text[end] != ',' || text.compare(end + 1, kPayload.size(), kPayload) != 0 || end + 1 > kMaxPrefix)
       return;
     std::string_view prefix = text.substr(0, end + 1);
-    for (const std::string& known : known_)
-      if (known == prefix) return;
+    for (const Known& known : known_)
+      if (known.prefix == prefix) return;
     if (known_.size() < kMaxPrefixes) {
-      known_.emplace_back(prefix);
+      known_.push_back(Known{std::string(prefix), columns});
     } else {
-      known_[next_slot_++ % kMaxPrefixes].assign(prefix.data(), prefix.size());
+      Known& slot = known_[next_slot_++ % kMaxPrefixes];
+      slot.prefix.assign(prefix.data(), prefix.size());
+      slot.columns = columns;
     }
   }
 
  private:
   static constexpr size_t kMaxPrefixes = 16;       // tables (topics) interleaved in one consumer
   static constexpr size_t kMaxPrefix = 256 * 1024;  // a very wide table's schema
-  std::vector<std::string> known_;
+  struct Known {
+    std::string prefix;
+    LogicalColumns columns;
+  };
+  std::vector<Known> known_;
   size_t last_hit_ = 0;
   size_t next_slot_ = 0;
 };

@@ -90,6 +90,7 @@ Status Decoder::Impl::decode_image(od::value v, RowImage& image, const char* at)
     raw = trim_right(raw);
     bool unused;
     CDC_JSON_TRY(obj.reset().get(unused), at);
+    if (has_logical_columns()) return decode_logical_row(obj, image);
     ImageBuilder b(image);
     image.json.assign(raw.data(), raw.size());
     Status st = flatten_object(obj, b, 1, raw);

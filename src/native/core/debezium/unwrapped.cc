@@ -28,13 +28,7 @@ Status Decoder::Impl::decode_unwrapped(od::object& obj, ChangeEvent& out) {
       CDC_TRY(read_unwrapped_metadata(key, field.value(), deleted, op, out));
       continue;  // metadata never becomes part of the row
     }
-    if (json.size() > 1) json.push_back(',');
-    append_json_string(json, key);
-    json.push_back(':');
-    path.assign(key.data(), key.size());
-    std::string_view raw;
-    CDC_TRY(flatten_value(field.value(), b, 1, &raw));
-    json.append(raw.data(), raw.size());
+    CDC_TRY(flatten_column(key, field.value(), b, json));
   }
   path.clear();
   json.push_back('}');

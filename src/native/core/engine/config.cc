@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -305,6 +306,23 @@ Status parse_flow_settings(object top, EngineConfig& out) {
   return Status::Ok();
 }
 
+// topicSources: {"<topic>": "<schema>.<table>"}; with kafka.topics, each topic must be one of them.
+Status parse_topic_sources(element value, EngineConfig& out) {
+  object sources;
+  Status st = get_object(value, "topicSources", sources);
+  if (!st.ok()) return st;
+  for (auto entry : sources) {
+    std::string topic(entry.key), source;
+    const std::string path = "topicSources[\"" + topic + "\"]";
+    if (!(st = get_non_empty_string(entry.value, path, source)).ok()) return st;
+    const auto& topics = out.kafka.topics;
+    if (!topics.empty() && std::find(topics.begin(), topics.end(), topic) == topics.end())
+      return path_error(path, "not one of kafka.topics");
+    out.topic_sources.emplace_back(std::move(topic), std::move(source));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status parse_engine_config(std::string_view json, EngineConfig& out) {
@@ -320,7 +338,7 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
   object top = root.get_object().value_unsafe();
   Status st = check_known_fields(top, "", {"kafka", "redis", "rules", "keyPrefix", "deleteCommand",
                                            "deadLetterTopic", "batch", "commitIntervalMs", "handlers",
-                                           "jsHandlers", "messageHandlers"});
+                                           "jsHandlers", "messageHandlers", "topicSources"});
   if (!st.ok()) return st;
 
   element field;
@@ -338,6 +356,7 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
     return st;
   if (out.kafka.topics.empty() && out.kafka.topic_pattern.empty() && out.message_handlers.empty())
     return path_error("kafka", "exactly one of topics and topicPattern is required (or message handlers)");
+  if (lookup(top, "topicSources", field) && !(st = parse_topic_sources(field, out)).ok()) return st;
   return Status::Ok();
 }
 

@@ -66,6 +66,9 @@ struct EngineConfig {
   HandlerSettings handlers;
   std::vector<JsHandlerSpec> js_handlers;
   std::vector<MessageHandlerSpec> message_handlers;
+  // topicSources: topic -> source name ("public.orders") for records that carry no source
+  // (tombstones, flattened rows), ahead of the topic-naming rule.
+  std::vector<std::pair<std::string, std::string>> topic_sources;
 };
 
 // Parses and validates the engine config JSON. Errors name the path

@@ -42,6 +42,7 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
              {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
               [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
              log_fn_, [this] { update_pause(); }),
+      topic_sources_(config_.topic_sources),
       app_messages_(config_.message_handlers),
       relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
   for (const MessageHandlerSpec& spec : config_.message_handlers) handlers_.add_application_handler(spec.id);
@@ -255,9 +256,10 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
                              : std::string_view();
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
+  if (event_.key_looks_encoded) encoded_keys_.note(std::string(kafka::topic_of(*message)), log_fn_);
   switch (event_.kind) {
     case EventKind::tombstone:
-      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_))
+      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_, topic_sources_))
         return finish_at_once(*partition, offset, counters_.skipped.tombstone);
       ++counters_.tombstone_deletes;
       break;
@@ -268,7 +270,7 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return finish_at_once(*partition, offset, counters_.skipped.message);
-  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), event_.source);
+  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), topic_sources_, event_.source);
   remember_for_tombstones(event_, key, *partition);
   plan_effects(std::move(message), partition);
 }
@@ -301,6 +303,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
 PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
   auto pending = std::make_shared<PendingMessage>();
   pending->offset = message->offset();
+  pending->in_flight = consumer_.hold(*message);
   pending->message = std::move(message);
   pending->partition = partition;
   pending->kafka_ts_ms = message_ts_ms_;
@@ -343,6 +346,7 @@ void EngineLoop::finish(const PendingPtr& pending) {
   if (partition.active) partition.offsets.complete(pending->offset);
   lag_.record(pending->kafka_ts_ms, pending->source_ts_ms);
   pending->message.reset();
+  pending->in_flight.release();
 }
 
 // Runs the Redis pipelines, dead letters and (unless abandoned) JS batches to completion.

@@ -16,12 +16,14 @@
 #include "debezium/decoder.h"
 #include "engine/app_messages.h"
 #include "engine/dead_letters.h"
+#include "engine/encoded_key_warning.h"
 #include "engine/handler_batches.h"
 #include "engine/offset_committer.h"
 #include "engine/pending.h"
 #include "engine/rebalance_callback.h"
 #include "engine/shared_state.h"
 #include "engine/stats.h"
+#include "engine/tombstones.h"
 #include "kafka/callback_relay.h"
 #include "kafka/event_callback.h"
 #include "kafka/prefetching_consumer.h"
@@ -110,6 +112,8 @@ class EngineLoop {
   HandlerBatches handlers_;
   RedisTransport redis_;
   Decoder decoder_;
+  EncodedKeyWarning encoded_keys_;
+  TopicSources topic_sources_;
   RuleSet rules_;
   AppMessages app_messages_;
   // librdkafka calls the stages above through this relay. A leaked handle takes the relay with

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/partition_offsets.h"
+#include "kafka/in_flight.h"
 
 namespace cdc {
 
@@ -30,6 +31,7 @@ using PartitionPtr = std::shared_ptr<PartitionState>;
 // batch it is part of counts as one effect; the first failure decides the dead-letter reason.
 struct PendingMessage {
   std::unique_ptr<RdKafka::Message> message;
+  kafka::InFlightTicket in_flight;  // its bytes count against kafka.prefetchBytes until finished
   PartitionPtr partition;  // shared: a message finished after its partition was revoked finds it inactive
   int64_t offset = 0;
   int remaining = 0;

@@ -30,9 +30,14 @@ void PrefetchingConsumer::destroy(bool leak) {
   }
 }
 
+// The limit holds by construction: before each consume() past it, fetching is paused, and a paused
+// partition's messages already in librdkafka's queue are not handed out (librdkafka fetches them
+// again from the position after the last one taken, on resume). consume() is still called then,
+// for the callbacks it serves.
 bool PrefetchingConsumer::pull(int timeout_ms) {
   bool got = false;
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (!paused_ && held_bytes() >= limit_bytes_) update_pause();
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     if (!message) break;
     RdKafka::ErrorCode err = message->err();
@@ -54,7 +59,7 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     }
     if (FetchedPartition* partition = fetched_of(*message)) partition->fetched = message->offset() + 1;
     buffer_bytes_ += static_cast<int64_t>(message->len());
-    peak_bytes_ = std::max(peak_bytes_, static_cast<uint64_t>(buffer_bytes_));
+    peak_bytes_ = std::max(peak_bytes_, static_cast<uint64_t>(held_bytes()));
     buffer_.push_back(std::move(message));
     got = true;
     timeout_ms = 0;
@@ -91,7 +96,7 @@ void PrefetchingConsumer::drop_buffered(const TopicPartitions* only) {
 
 void PrefetchingConsumer::update_pause() {
   if (!consumer_) return;
-  const bool full = paused_ ? buffer_bytes_ > limit_bytes_ / 2 : buffer_bytes_ >= limit_bytes_;
+  const bool full = paused_ ? held_bytes() > limit_bytes_ / 2 : held_bytes() >= limit_bytes_;
   if (full == paused_) return;
   paused_ = full;
   TopicPartitions list;
@@ -165,7 +170,7 @@ int64_t PrefetchingConsumer::high_watermark(const std::string& topic, int32_t pa
 }
 
 PrefetchStats PrefetchingConsumer::stats() const {
-  return PrefetchStats{static_cast<uint64_t>(buffer_bytes_), peak_bytes_, pauses_};
+  return PrefetchStats{static_cast<uint64_t>(held_bytes()), peak_bytes_, pauses_};
 }
 
 }  // namespace kafka

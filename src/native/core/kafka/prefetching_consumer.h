@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "kafka/fetcher_wakeup.h"
+#include "kafka/in_flight.h"
 
 namespace cdc {
 namespace kafka {
@@ -33,7 +34,7 @@ inline std::string_view topic_of(const RdKafka::Message& message) {
 }
 
 struct PrefetchStats {
-  uint64_t bytes = 0, peak_bytes = 0;  // fetched messages waiting to be taken
+  uint64_t bytes = 0, peak_bytes = 0;  // fetched messages held: waiting to be taken, or taken and in flight
   uint64_t pauses = 0;                 // fetch pauses because the buffer was full
 };
 
@@ -67,7 +68,13 @@ class PrefetchingConsumer {
     return message;
   }
 
-  // Hysteresis: a full buffer pauses fetching until half of it is taken.
+  // A taken message whose work goes on counts against the limit until the ticket is released.
+  InFlightTicket hold(const RdKafka::Message& message) {
+    return InFlightTicket(&in_flight_bytes_, static_cast<int64_t>(message.len()));
+  }
+
+  // Hysteresis: fetching pauses once the messages held (buffered and in flight) reach the limit,
+  // and resumes when they are down to half of it.
   void update_pause();
   bool paused() const { return paused_; }
 
@@ -88,6 +95,7 @@ class PrefetchingConsumer {
   PrefetchStats stats() const;
 
  private:
+  int64_t held_bytes() const { return buffer_bytes_ + in_flight_bytes_; }
   void drop_buffered(const TopicPartitions* only);
   void set_paused(const TopicPartitions& partitions, bool paused);
   FetchedPartition* fetched_of(const RdKafka::Message& message);
@@ -99,6 +107,7 @@ class PrefetchingConsumer {
 
   std::deque<std::unique_ptr<RdKafka::Message>> buffer_;  // in consumption order
   int64_t buffer_bytes_ = 0;
+  int64_t in_flight_bytes_ = 0;  // taken and held by tickets
   uint64_t peak_bytes_ = 0, pauses_ = 0;
   bool paused_ = false;
   bool keep_eof_ = false;
