@@ -20,6 +20,7 @@ export type {
   KafkaOptions,
   KafkaConfigValue,
   RedisOptions,
+  RedisTlsOptions,
   RefreshOptions,
   BatchOptions,
   HandlerOptions,

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { CdcCacheNativeError } from './errors';
+import type { ResolvedRedisTlsOptions } from './redis-tls-options';
 import type { CdcCacheStats, ChangeEvent } from './types';
 
 export type NativeLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -26,6 +27,7 @@ export interface NativeEngine {
 
 export interface NativeReaderOptions {
   url: string;
+  tls?: ResolvedRedisTlsOptions;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   leaseMs: number;
