@@ -227,8 +227,21 @@ bool TlsStream::wait_for_io(int result, int timeout_ms, const char* what, Status
                           (ready == 0 ? "timed out after " + std::to_string(timeout_ms) + " ms" : std::strerror(errno)));
     return false;
   }
+  std::string reason = ssl_failure(ssl_error, saved_errno);
+  // A write that met a closed connection: the server may have said why first (TLS 1.3 reports a
+  // missing or refused client certificate only after the handshake), and that alert is still
+  // waiting to be read.
+  if (std::strcmp(what, "write") == 0) {
+    char ignored[256];
+    size_t got = 0;
+    ERR_clear_error();
+    int read = SSL_read_ex(ssl_, ignored, sizeof(ignored), &got);
+    int read_error = SSL_get_error(ssl_, read);
+    if (read != 1 && read_error == SSL_ERROR_SSL) reason = ssl_failure(read_error, errno);
+    ERR_clear_error();
+  }
   broken_ = true;
-  error = Status::Error(std::string(what) + " failed: " + ssl_failure(ssl_error, saved_errno));
+  error = Status::Error(std::string(what) + " failed: " + reason);
   return false;
 }
 
