@@ -62,16 +62,17 @@ function parses(parse: () => unknown): boolean {
   }
 }
 
-function checkPemField(issues: ConfigIssue[], value: Record<string, unknown>, name: 'ca' | 'cert' | 'key'): boolean {
+// The field's PEM text when it is given and parses; undefined otherwise (an issue when given).
+function checkPemField(issues: ConfigIssue[], value: Record<string, unknown>, name: 'ca' | 'cert' | 'key'): string | undefined {
   const path = `redis.tls.${name}`;
   const given = value[name];
-  if (given === undefined) return true;
+  if (given === undefined) return undefined;
   if (typeof given !== 'string' || given.trim().length === 0) {
     issues.push({ path, message: `${path}: expected PEM text or a file path (a non-empty string)` });
-    return false;
+    return undefined;
   }
   const pem = readPem(issues, path, given, name === 'key');
-  if (pem === undefined) return false;
+  if (pem === undefined) return undefined;
   const ok =
     name === 'key'
       ? parses(() => createPrivateKey({ key: pem, format: 'pem' }))
@@ -80,7 +81,7 @@ function checkPemField(issues: ConfigIssue[], value: Record<string, unknown>, na
     const what = name === 'key' ? 'an unencrypted PEM private key (encrypted keys are not supported)' : 'a PEM certificate';
     issues.push({ path, message: `${path}: not ${what}` });
   }
-  return ok;
+  return ok ? pem : undefined;
 }
 
 /** Validates redis.tls (undefined: none). Issues are pushed; undefined is returned when there are any. */
@@ -97,8 +98,11 @@ export function checkRedisTls(value: unknown, issues: ConfigIssue[]): ResolvedRe
     }
   }
   checkPemField(issues, v, 'ca');
-  checkPemField(issues, v, 'cert');
-  checkPemField(issues, v, 'key');
+  const cert = checkPemField(issues, v, 'cert');
+  const key = checkPemField(issues, v, 'key');
+  if (cert !== undefined && key !== undefined && !new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    issues.push({ path: 'redis.tls.key', message: 'redis.tls.key: does not match the certificate in redis.tls.cert' });
+  }
   if ((v.cert === undefined) !== (v.key === undefined)) {
     const [given, missing] = v.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
     issues.push({ path: `redis.tls.${given}`, message: `redis.tls.${given}: given without redis.tls.${missing}` });
