@@ -12,8 +12,7 @@ const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const Redis = require('ioredis');
-const { REPO_ROOT, loadInfraEnv, cpuSec } = require('./lib/common');
+const { REPO_ROOT, loadInfraEnv, cpuSec, waitForRedis } = require('./lib/common');
 const { withAdmin, recreateTopic, deleteGroups } = require('./lib/kafka');
 const { PARTITIONS } = require('./lib/workload');
 
@@ -35,20 +34,8 @@ async function startRedis() {
     '--tls-cert-file', path.join(TLS_DIR, 'redis-server.crt'), '--tls-key-file', path.join(TLS_DIR, 'redis-server.key'),
     '--tls-ca-cert-file', path.join(TLS_DIR, 'ca.crt'), '--tls-auth-clients', 'no',
     '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(`redis://127.0.0.1:${PLAIN_PORT}`, { lazyConnect: true, retryStrategy: null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { child, dir };
-    } catch {
-      probe.disconnect();
-      await sleep(100);
-    }
-  }
-  throw new Error(`private redis-server did not start (are ports ${PLAIN_PORT} and ${TLS_PORT} free?)`);
+  await waitForRedis(`redis://127.0.0.1:${PLAIN_PORT}`, `private redis-server (are ports ${PLAIN_PORT} and ${TLS_PORT} free?)`);
+  return { child, dir };
 }
 
 // One round: a fresh group applies the whole backlog; events/s from the first consumed message to
