@@ -71,7 +71,7 @@ export const PREBUILT_ADDON_FILE = 'cdc_cache.node';
 export const MISSING_ADDON_MESSAGE = 'cdc-cache: no native addon found';
 export const SOURCE_BUILD_HINT =
   'build from source with: npm install cmake-js node-addon-api && npx cdc-cache-build-from-source ' +
-  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), or in a clone: npm run build:native';
+  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev, libssl-dev), or in a clone: npm run build:native';
 
 /** Where an addon was found. */
 export interface NativeAddonLocation {
