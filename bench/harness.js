@@ -13,7 +13,7 @@ const os = require('os');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const Redis = require('ioredis');
-const { REPO_ROOT, loadInfraEnv, nowMs, parseRedisUrl, LoopProbe, percentile } = require('./lib/common');
+const { REPO_ROOT, loadInfraEnv, nowMs, parseRedisUrl, LoopProbe, percentile, waitForRedis } = require('./lib/common');
 const { withAdmin, topicOffsets, recreateTopic, groupCommitted, deleteGroups } = require('./lib/kafka');
 const { expectedEffect, PARTITIONS, ID_SPACE, MIX, EMAIL_CHANGE_SHARE } = require('./lib/workload');
 
@@ -84,20 +84,8 @@ async function startPrivateRedis() {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--dir', dir, '--logfile', path.join(dir, 'redis.log'), '--protected-mode', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}/0`;
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { url, child, dir };
-    } catch {
-      probe.disconnect();
-      await sleep(100);
-    }
-  }
-  throw new Error('private redis-server did not start (is port 16399 free?)');
+  await waitForRedis(url, 'private redis-server (is port 16399 free?)');
+  return { url, child, dir };
 }
 
 class RedisControl {

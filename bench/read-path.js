@@ -14,6 +14,7 @@ const os = require('os');
 const path = require('path');
 const { monitorEventLoopDelay } = require('perf_hooks');
 const Redis = require('ioredis');
+const { waitForRedis } = require('./lib/common');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const PORT = 16411;
@@ -31,20 +32,8 @@ async function startRedis() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdc-read-bench-'));
   const child = spawn('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--dir', dir, '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(URL, { lazyConnect: true, retryStrategy: null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { child, dir };
-    } catch {
-      probe.disconnect();
-      await sleep(100);
-    }
-  }
-  throw new Error(`private redis-server did not start (is port ${PORT} free?)`);
+  await waitForRedis(URL, `private redis-server (is port ${PORT} free?)`);
+  return { child, dir };
 }
 
 function percentile(sorted, p) {

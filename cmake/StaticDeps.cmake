@@ -1,6 +1,7 @@
 # CDC_STATIC_DEPS=ON (npm run package): the dependencies of the prebuilt addon.
 #
-# librdkafka, hiredis and librdkafka's own dependencies (lz4, zstd, sasl2, OpenSSL, zlib) are linked from
+# librdkafka, hiredis, OpenSSL (Redis TLS uses it too) and librdkafka's own dependencies (lz4, zstd, sasl2,
+# zlib) are linked from
 # the build machine's static archives (Debian's -dev packages ship them); glibc's own libraries (m, dl,
 # pthread, rt) stay dynamic. Cyrus SASL is replaced by src/native/prebuilt/no_cyrus_sasl.c (why: there):
 # librdkafka needs it for GSSAPI only. Debian ships no libsimdjson.a, so simdjson stays a shared library that
@@ -23,7 +24,9 @@ set(cdc_debian_package_hiredis libhiredis-dev)
 
 # pkg-config's --static list names a library again wherever one needs it; a static link wants each
 # archive once, after everything that uses it: keep the last occurrence of each name.
-set(cdc_static_names ${RDKAFKA_STATIC_LIBRARIES} ${RDKAFKA_C_STATIC_LIBRARIES} ${HIREDIS_STATIC_LIBRARIES})
+# OpenSSL first: librdkafka's list names it again, in the order its own dependencies need.
+set(cdc_static_names ${OPENSSL_STATIC_LIBRARIES} ${RDKAFKA_STATIC_LIBRARIES} ${RDKAFKA_C_STATIC_LIBRARIES}
+                     ${HIREDIS_STATIC_LIBRARIES})
 list(REVERSE cdc_static_names)
 list(REMOVE_DUPLICATES cdc_static_names)
 list(REVERSE cdc_static_names)
@@ -42,7 +45,8 @@ foreach(name IN LISTS cdc_static_names)
   endif()
   string(MAKE_C_IDENTIFIER "CDC_STATIC_ARCHIVE_${name}" archive_var)
   find_library(${archive_var} NAMES lib${name}.a
-               HINTS ${RDKAFKA_STATIC_LIBRARY_DIRS} ${RDKAFKA_C_STATIC_LIBRARY_DIRS} ${HIREDIS_STATIC_LIBRARY_DIRS})
+               HINTS ${RDKAFKA_STATIC_LIBRARY_DIRS} ${RDKAFKA_C_STATIC_LIBRARY_DIRS} ${HIREDIS_STATIC_LIBRARY_DIRS}
+                     ${OPENSSL_STATIC_LIBRARY_DIRS})
   if(${archive_var})
     list(APPEND cdc_static_link ${${archive_var}})
   else()
@@ -59,7 +63,7 @@ endif()
 find_library(CDC_STATIC_ARCHIVE_simdjson NAMES libsimdjson.a HINTS ${SIMDJSON_LIBRARY_DIRS})
 add_library(cdc_deps INTERFACE)
 target_include_directories(cdc_deps INTERFACE ${RDKAFKA_INCLUDE_DIRS} ${RDKAFKA_C_INCLUDE_DIRS}
-                                              ${HIREDIS_INCLUDE_DIRS} ${SIMDJSON_INCLUDE_DIRS})
+                                              ${HIREDIS_INCLUDE_DIRS} ${SIMDJSON_INCLUDE_DIRS} ${OPENSSL_INCLUDE_DIRS})
 target_compile_options(cdc_deps INTERFACE ${RDKAFKA_CFLAGS_OTHER} ${HIREDIS_CFLAGS_OTHER} ${SIMDJSON_CFLAGS_OTHER})
 if(CDC_STATIC_ARCHIVE_simdjson)
   target_link_libraries(cdc_deps INTERFACE ${cdc_static_link} ${CDC_STATIC_ARCHIVE_simdjson})

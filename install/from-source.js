@@ -2,7 +2,7 @@
 // npx cdc-cache-build-from-source: compiles the native addon into build/native of the installed
 // cdc-cache package, for platforms without a prebuilt package or to link the system's libraries.
 // Run it after `npm install cdc-cache cmake-js node-addon-api`; it needs cmake, g++, pkg-config,
-// librdkafka-dev, libhiredis-dev and libsimdjson-dev. A command rather than an install script: the
+// librdkafka-dev, libhiredis-dev, libsimdjson-dev and libssl-dev. A command rather than an install script: the
 // default install runs no script at all (nothing for npm's allowScripts, pnpm or bun to approve).
 // Plain JavaScript: it runs before anything is compiled.
 'use strict';
@@ -11,7 +11,7 @@ const { spawnSync } = require('child_process');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const SYSTEM_PACKAGES = 'cmake g++ pkg-config librdkafka-dev libhiredis-dev libsimdjson-dev';
+const SYSTEM_PACKAGES = 'cmake g++ pkg-config librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev';
 
 function resolvable(request) {
   try {

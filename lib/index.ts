@@ -24,6 +24,7 @@ export type {
   KafkaOptions,
   KafkaConfigValue,
   RedisOptions,
+  RedisTlsOptions,
   RefreshOptions,
   BatchOptions,
   HandlerOptions,

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { CdcCacheNativeError } from './errors';
+import type { ResolvedRedisTlsOptions } from './redis-tls-options';
 import type { CdcCacheStats, ChangeEvent } from './types';
 
 export type NativeLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -26,6 +27,7 @@ export interface NativeEngine {
 
 export interface NativeReaderOptions {
   url: string;
+  tls?: ResolvedRedisTlsOptions;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   leaseMs: number;
@@ -87,7 +89,7 @@ export const PREBUILT_ADDON_FILE = 'cdc_cache.node';
 export const MISSING_ADDON_MESSAGE = 'cdc-cache: no native addon found';
 export const SOURCE_BUILD_HINT =
   'build from source with: npm install cmake-js node-addon-api && npx cdc-cache-build-from-source ' +
-  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev), or in a clone: npm run build:native';
+  '(needs cmake, g++, pkg-config, librdkafka-dev, libhiredis-dev, libsimdjson-dev, libssl-dev), or in a clone: npm run build:native';
 
 /** Where an addon was found. */
 export interface NativeAddonLocation {

@@ -15,6 +15,7 @@ import type {
 } from './interfaces/options';
 import { LimitedOption, OPTION_LIMITS } from './option-limits';
 import { checkReadOptions, KEYV_KEY_PREFIX } from './read-options';
+import { checkRedisTls } from './redis-tls-options';
 
 export * from './interfaces/options';
 
@@ -387,7 +388,7 @@ function checkTopicSources(c: Checker, raw: unknown, kafka: ResolvedCdcCacheOpti
 }
 
 function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
-  if (!c.object('redis', value, ['url', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs'])) return undefined;
+  if (!c.object('redis', value, ['url', 'tls', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs'])) return undefined;
   const shape = 'redis://[user[:password]@]host[:port][/db] or rediss://...';
   let urlOk = false;
   if (typeof value.url !== 'string' || value.url.length === 0) {
@@ -424,8 +425,12 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
     c.fail('redis.waitTimeoutMs', `must be below redis.commandTimeoutMs (${commandTimeoutMs})`);
     t = false;
   }
-  if (!urlOk || !a || !b || !w || !t) return undefined;
-  return { url: value.url as string, connectTimeoutMs, commandTimeoutMs, waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number };
+  const tls = value.tls === undefined ? undefined : checkRedisTls(value.tls, c.issues);
+  if (!urlOk || !a || !b || !w || !t || (value.tls !== undefined && !tls)) return undefined;
+  return {
+    url: value.url as string, connectTimeoutMs, commandTimeoutMs, waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number,
+    ...(tls ? { tls } : {}),
+  };
 }
 
 function checkTemplateList(c: Checker, path: string, value: unknown): string[] | undefined {

@@ -11,6 +11,7 @@ import { CdcCacheNativeError } from './errors';
 import { loadNative, type NativeReader } from './native';
 import { jsonFormat, keyvFormat, type Codec, type StoredFormat } from './read-codec';
 import type { ResolvedReadOptions } from './read-options';
+import type { ResolvedRedisTlsOptions } from './redis-tls-options';
 
 export interface GetOrLoadOptions<T = unknown> {
   /** Expiry of the filled value; default read.ttlSeconds (0: none). */
@@ -65,6 +66,7 @@ export interface ConsistencyStats {
 
 export interface ReadPathConfig {
   url: string;
+  tls?: ResolvedRedisTlsOptions;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   keyPrefix: string;
@@ -348,10 +350,10 @@ export class ReadPath {
     if (typeof binding.Reader !== 'function') {
       throw new CdcCacheNativeError('cdc-cache: this build of the native addon has no Reader (stale build? run npm run build:native)');
     }
-    const { url, connectTimeoutMs, commandTimeoutMs } = this.config;
+    const { url, tls, connectTimeoutMs, commandTimeoutMs } = this.config;
     this.reader = new binding.Reader(
       {
-        url, connectTimeoutMs, commandTimeoutMs, leaseMs: this.config.read.leaseMs,
+        url, ...(tls ? { tls } : {}), connectTimeoutMs, commandTimeoutMs, leaseMs: this.config.read.leaseMs,
         markerPrefix: this.format.markerPrefix, markerSuffix: this.format.markerSuffix,
       },
       this.onResults,

@@ -77,6 +77,10 @@ export function collectSecrets(options: unknown): string[] {
   }
   const redis = options.redis;
   if (isPlainObject(redis)) secrets.push(...urlPassword(redis.url));
+  // A client key given as PEM text (a path is not secret).
+  if (isPlainObject(redis) && isPlainObject(redis.tls) && typeof redis.tls.key === 'string' && redis.tls.key.includes('-----BEGIN')) {
+    secrets.push(redis.tls.key);
+  }
   return secrets;
 }
 

@@ -117,5 +117,24 @@ function parseRedisUrl(url) {
   return { host: u.hostname, port: Number(u.port || 6379), db: Number((u.pathname || '/0').slice(1) || 0) };
 }
 
+// Resolves once a redis-server the caller just spawned answers PING at url (10 s at most).
+async function waitForRedis(url, what) {
+  const Redis = require('ioredis');
+  for (let i = 0; i < 100; i++) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return;
+    } catch {
+      probe.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${what} did not start`);
+}
+
 module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl,
-  percentile, latencySummary };
+  percentile, latencySummary, waitForRedis };

@@ -2,6 +2,9 @@
 // config document. Validation and defaults live in lib/options.ts.
 
 import type { ReadOptions, ResolvedReadOptions } from '../read-options';
+import type { RedisTlsOptions, ResolvedRedisTlsOptions } from '../redis-tls-options';
+
+export type { RedisTlsOptions, ResolvedRedisTlsOptions } from '../redis-tls-options';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -35,6 +38,8 @@ export interface KafkaOptions {
 export interface RedisOptions {
   /** redis://[user[:password]@]host[:port][/db] or rediss://... */
   url: string;
+  /** TLS settings; giving them turns TLS on even for a redis:// URL. rediss:// alone: verify against the system's CAs. */
+  tls?: RedisTlsOptions;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   /** WAIT for this many replicas after every batch before it counts as acknowledged (0: off). */
@@ -124,7 +129,7 @@ export interface ResolvedCdcCacheOptions {
     config: Record<string, KafkaConfigValue>;
     prefetchBytes: number;
   };
-  redis: Required<RedisOptions>;
+  redis: Required<Omit<RedisOptions, 'tls'>> & { tls?: ResolvedRedisTlsOptions };
   rules: Array<{
     source: string;
     invalidate: string[];

@@ -144,6 +144,8 @@ class RedisServer {
     return "";
   }
 
+ public:
+  // A loopback port that was free a moment ago.
   static int free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -160,6 +162,8 @@ class RedisServer {
     close(fd);
     return port;
   }
+
+ private:
 
   static std::string run(redisContext* context, const std::vector<std::string>& argv) {
     std::vector<const char*> pointers;

@@ -111,6 +111,21 @@ std::string string_option(Napi::Object options, const char* name, std::string fa
   return value.IsString() ? value.As<Napi::String>().Utf8Value() : fallback;
 }
 
+// options.tls (validated by lib/options.ts): the same redis.tls the engine gets; absent: none.
+cdc::Status configure_tls(Napi::Object options, cdc::RedisEndpoint& endpoint) {
+  Napi::Value value = options.Get("tls");
+  if (!value.IsObject()) return cdc::configure_redis_tls(nullptr, endpoint);
+  Napi::Object tls = value.As<Napi::Object>();
+  cdc::RedisTlsSettings settings;
+  settings.ca = string_option(tls, "ca", "");
+  settings.cert = string_option(tls, "cert", "");
+  settings.key = string_option(tls, "key", "");
+  settings.servername = string_option(tls, "servername", "");
+  Napi::Value reject = tls.Get("rejectUnauthorized");
+  settings.reject_unauthorized = !reject.IsBoolean() || reject.As<Napi::Boolean>().Value();
+  return cdc::configure_redis_tls(&settings, endpoint);
+}
+
 class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -126,6 +141,8 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     Napi::Object options = info[0].As<Napi::Object>();
     cdc::LeaseClientOptions client_options;
     cdc::Status status = cdc::parse_redis_url(string_option(options, "url", ""), client_options.endpoint);
+    if (!status.ok()) throw Napi::Error::New(env, status.message());
+    status = configure_tls(options, client_options.endpoint);
     if (!status.ok()) throw Napi::Error::New(env, status.message());
     client_options.redis.connect_timeout_ms = int_option(options, "connectTimeoutMs", 2000);
     client_options.redis.command_timeout_ms = int_option(options, "commandTimeoutMs", 5000);

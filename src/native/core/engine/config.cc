@@ -161,11 +161,33 @@ Status parse_kafka(element value, KafkaSettings& out) {
   return Status::Ok();
 }
 
+// redis.tls: the certificates are read and checked here, so a bad one fails the start.
+Status parse_redis_tls(element value, RedisEndpoint& endpoint) {
+  object tls;
+  Status st = get_object(value, "redis.tls", tls);
+  if (!st.ok()) return st;
+  st = check_known_fields(tls, "redis.tls", {"ca", "cert", "key", "servername", "rejectUnauthorized"});
+  if (!st.ok()) return st;
+  RedisTlsSettings settings;
+  element field;
+  const std::pair<const char*, std::string*> texts[] = {
+      {"ca", &settings.ca}, {"cert", &settings.cert}, {"key", &settings.key}, {"servername", &settings.servername}};
+  for (const auto& [name, target] : texts) {
+    if (lookup(tls, name, field) && !(st = get_non_empty_string(field, std::string("redis.tls.") + name, *target)).ok())
+      return st;
+  }
+  if (lookup(tls, "rejectUnauthorized", field)) {
+    if (field.type() != element_type::BOOL) return path_error("redis.tls.rejectUnauthorized", "expected a boolean");
+    settings.reject_unauthorized = field.get_bool().value_unsafe();
+  }
+  return configure_redis_tls(&settings, endpoint);
+}
+
 Status parse_redis(element value, RedisSettings& out) {
   object redis;
   Status st = get_object(value, "redis", redis);
   if (!st.ok()) return st;
-  st = check_known_fields(redis, "redis", {"url", "connectTimeoutMs", "commandTimeoutMs", "waitReplicas", "waitTimeoutMs"});
+  st = check_known_fields(redis, "redis", {"url", "tls", "connectTimeoutMs", "commandTimeoutMs", "waitReplicas", "waitTimeoutMs"});
   if (!st.ok()) return st;
   element field;
   if (!lookup(redis, "url", field)) return path_error("redis.url", "expected a non-empty string");
@@ -173,6 +195,8 @@ Status parse_redis(element value, RedisSettings& out) {
   if (!(st = get_non_empty_string(field, "redis.url", url)).ok()) return st;
   st = parse_redis_url(url, out.endpoint);
   if (!st.ok()) return path_error("redis.url", st.message());  // parse_redis_url never echoes the password
+  st = lookup(redis, "tls", field) ? parse_redis_tls(field, out.endpoint) : configure_redis_tls(nullptr, out.endpoint);
+  if (!st.ok()) return st;
   if (lookup(redis, "connectTimeoutMs", field) &&
       !(st = get_int(field, option_limits::redis_connect_timeout_ms, out.options.connect_timeout_ms)).ok())
     return st;

@@ -239,15 +239,33 @@ Status parse_redis_url(std::string_view url, RedisEndpoint& out) {
   return Status::Ok();
 }
 
+Status configure_redis_tls(const RedisTlsSettings* settings, RedisEndpoint& endpoint) {
+  if (settings != nullptr) endpoint.tls = true;
+  if (!endpoint.tls) return Status::Ok();
+  static const RedisTlsSettings kDefaults;
+  return TlsClientContext::create(settings != nullptr ? *settings : kDefaults, endpoint.tls_context);
+}
+
+// Plain TCP: hiredis owns the socket, as it always did. TLS: a TlsStream owns it, and hiredis's
+// reader parses the decrypted replies; the pipeline goes out from `wire` with no copy.
 struct RedisConnection::Impl {
   redisContext* context = nullptr;
+  std::unique_ptr<TlsStream> tls;
+  redisReader* reader = nullptr;
   size_t pending = 0;
   // The pipeline in RESP, reused between sends: no allocation per command once warmed up.
   std::string wire;
 
+  bool open() const { return context != nullptr || tls != nullptr; }
   void close() {
     if (context != nullptr) redisFree(context);
     context = nullptr;
+    if (reader != nullptr) redisReaderFree(reader);
+    reader = nullptr;
+    if (tls) {
+      SigpipeGuard guard;  // close_notify is a write
+      tls.reset();
+    }
     pending = 0;
   }
 };
@@ -257,7 +275,7 @@ RedisConnection::RedisConnection(RedisEndpoint endpoint, RedisOptions options)
 
 RedisConnection::~RedisConnection() { impl_->close(); }
 
-bool RedisConnection::connected() const { return impl_->context != nullptr; }
+bool RedisConnection::connected() const { return impl_->open(); }
 
 void RedisConnection::disconnect() { impl_->close(); }
 
@@ -286,10 +304,27 @@ Status RedisConnection::io_failure(const char* what, int saved_errno) {
   return Status::Error(redact(prefix() + what + " failed: " + reason, endpoint_.password));
 }
 
-Status RedisConnection::connect() {
-  if (impl_->context != nullptr) return Status::Ok();
+Status RedisConnection::tls_failure(const Status& status) {
+  impl_->close();
+  return Status::Error(redact(prefix() + status.message(), endpoint_.password));
+}
+
+// The socket (and for TLS the session), before AUTH and SELECT.
+Status RedisConnection::connect_socket() {
   if (endpoint_.tls) {
-    return Status::Error(prefix() + "TLS not supported yet (rediss:// URL); use redis://");
+    if (endpoint_.tls_context == nullptr) {
+      Status made = configure_redis_tls(nullptr, endpoint_);
+      if (!made.ok()) return Status::Error(prefix() + made.message());
+    }
+    auto stream = std::make_unique<TlsStream>();
+    SigpipeGuard guard;  // the handshake writes
+    Status st = stream->open(endpoint_.host, endpoint_.port, *endpoint_.tls_context, options_.connect_timeout_ms);
+    if (!st.ok()) return Status::Error(redact(prefix() + st.message(), endpoint_.password));
+    impl_->reader = redisReaderCreate();
+    if (impl_->reader == nullptr) return Status::Error(prefix() + "connect failed: out of memory");
+    impl_->tls = std::move(stream);
+    impl_->pending = 0;
+    return Status::Ok();
   }
   redisContext* context =
       options_.connect_timeout_ms > 0
@@ -310,6 +345,13 @@ Status RedisConnection::connect() {
   }
   // Detects a server that vanished without closing (half-open connection) while we are idle.
   redisEnableKeepAlive(context);
+  return Status::Ok();
+}
+
+Status RedisConnection::connect() {
+  if (impl_->open()) return Status::Ok();
+  Status connected = connect_socket();
+  if (!connected.ok()) return connected;
 
   // AUTH and SELECT as argv: the password is never formatted into a string.
   auto run = [&](std::vector<std::string> argv, const char* name) -> Status {
@@ -338,7 +380,7 @@ Status RedisConnection::connect() {
 
 Status RedisConnection::send(const std::vector<Command>& commands) {
   redisContext* context = impl_->context;
-  if (context == nullptr) return Status::Error(prefix() + "not connected");
+  if (!impl_->open()) return Status::Error(prefix() + "not connected");
   if (commands.empty()) return Status::Ok();
   for (const Command& command : commands) {
     if (command.argv.empty()) return Status::Error(prefix() + "empty command in pipeline");
@@ -360,6 +402,7 @@ Status RedisConnection::send(const std::vector<Command>& commands) {
       wire.append(arg).append("\r\n", 2);
     }
   }
+  if (impl_->tls) return send_tls(commands.size());
   if (redisAppendFormattedCommand(context, wire.data(), wire.size()) != REDIS_OK) return io_failure("append", errno);
   impl_->pending += commands.size();
 
@@ -375,19 +418,52 @@ Status RedisConnection::send(const std::vector<Command>& commands) {
 Status RedisConnection::receive(size_t count, std::vector<Reply>& replies) {
   replies.clear();
   redisContext* context = impl_->context;
-  if (context == nullptr) return Status::Error(prefix() + "not connected");
+  if (!impl_->open()) return Status::Error(prefix() + "not connected");
   if (count > impl_->pending) {
     // Waiting for a reply that was never asked for would only end at the timeout.
     return Status::Error(prefix() + "receive(" + std::to_string(count) + ") with only " +
                          std::to_string(impl_->pending) + " replies pending");
   }
   replies.reserve(count);
+  if (impl_->tls) return receive_tls(count, replies);
   SigpipeGuard guard;  // redisGetReply flushes the output buffer first (empty after send())
   for (size_t i = 0; i < count; ++i) {
     void* raw = nullptr;
     errno = 0;
     if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
       return io_failure("read", errno);
+    }
+    --impl_->pending;
+    replies.push_back(to_reply(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return Status::Ok();
+}
+
+Status RedisConnection::send_tls(size_t commands) {
+  SigpipeGuard guard;  // OpenSSL writes with write(2) too
+  Status st = impl_->tls->write_all(impl_->wire.data(), impl_->wire.size(), options_.command_timeout_ms);
+  if (!st.ok()) return tls_failure(st);
+  impl_->pending += commands;
+  return Status::Ok();
+}
+
+Status RedisConnection::receive_tls(size_t count, std::vector<Reply>& replies) {
+  SigpipeGuard guard;  // a read may send (an alert, a key update)
+  char buffer[16 * 1024];
+  for (size_t i = 0; i < count; ++i) {
+    void* raw = nullptr;
+    for (;;) {
+      if (redisReaderGetReply(impl_->reader, &raw) != REDIS_OK) {
+        return tls_failure(Status::Error(std::string("read failed: ") + impl_->reader->errstr));
+      }
+      if (raw != nullptr) break;
+      size_t got = 0;
+      Status st = impl_->tls->read_some(buffer, sizeof(buffer), got, options_.command_timeout_ms);
+      if (!st.ok()) return tls_failure(st);
+      if (redisReaderFeed(impl_->reader, buffer, got) != REDIS_OK) {
+        return tls_failure(Status::Error(std::string("read failed: ") + impl_->reader->errstr));
+      }
     }
     --impl_->pending;
     replies.push_back(to_reply(static_cast<redisReply*>(raw)));

@@ -12,6 +12,7 @@
 #include "common/option_limits.h"
 #include "common/status.h"
 #include "redis/command.h"
+#include "redis/tls.h"
 
 namespace cdc {
 
@@ -21,13 +22,20 @@ struct RedisEndpoint {
   std::string username;  // empty: AUTH with password only
   std::string password;  // never logged
   int db = 0;
-  bool tls = false;      // rediss:// is parsed but not supported yet: connect() fails clearly
+  bool tls = false;      // rediss://, or redis.tls given
+  // With tls: the certificates to use (configure_redis_tls); null: verify against the system's
+  // trust store, made at the first connect.
+  std::shared_ptr<const TlsClientContext> tls_context;
 };
 
 // redis://[user[:password]@]host[:port][/db] (user and password percent-decoded; IPv6 hosts in
 // brackets). Defaults: 127.0.0.1, 6379, db 0. Errors start with "redis.url: " and never contain
 // the password.
 Status parse_redis_url(std::string_view url, RedisEndpoint& out);
+
+// redis.tls given (settings non-null) turns TLS on even for a redis:// URL; with TLS on, builds
+// the context (certificates read and checked now). Errors name the field ("redis.tls.ca: ...").
+Status configure_redis_tls(const RedisTlsSettings* settings, RedisEndpoint& endpoint);
 
 struct RedisOptions {
   // <= 0: no timeout
@@ -78,6 +86,10 @@ class RedisConnection {
 
  private:
   Status io_failure(const char* what, int saved_errno);
+  Status tls_failure(const Status& status);
+  Status connect_socket();
+  Status send_tls(size_t commands);
+  Status receive_tls(size_t count, std::vector<Reply>& replies);
   std::string prefix() const;
 
   RedisEndpoint endpoint_;
