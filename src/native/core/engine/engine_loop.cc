@@ -28,7 +28,10 @@ constexpr size_t kMaxDeadLettersWaiting = 1000;  // not yet acknowledged by Kafk
 EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
     : shared_(std::move(shared)),
       config_(shared_->config),
-      log_fn_([shared = shared_](LogLevel level, std::string message) { shared->log(level, std::move(message)); }),
+      log_fn_([shared = shared_, trace = &trace_](LogLevel level, std::string message) {
+        if (trace->on()) trace->line(message);
+        shared->log(level, std::move(message));
+      }),
       kafka_events_(log_fn_),
       consumer_(config_.kafka.prefetch_bytes, shared_->stop_requested, log_fn_),
       committer_(partitions_, kafka_events_, config_.commit_interval_ms, log_fn_),
@@ -124,6 +127,7 @@ void EngineLoop::fail_leftovers() {
 }
 
 void EngineLoop::iterate() {
+  TraceStep round(trace_, "round");
   process_control();
   dead_letters_.poll(0);
   dead_letters_.retry();
@@ -142,17 +146,28 @@ void EngineLoop::iterate() {
   while (redis_.up() && redis_.on_wire() > 0) {
     bool saturated = redis_.on_wire() >= static_cast<size_t>(config_.batch.max_in_flight);
     if (!saturated && batch_full_) break;
+    TraceStep step(trace_, "reply");
+    step.detail(static_cast<int64_t>(redis_.on_wire()));
     if (!receive_replies()) break;
     send_pipelines();
   }
 
   update_pause();
   Clock::time_point now = Clock::now();
-  committer_.commit_if_due(now);
+  {
+    TraceStep step(trace_, "commit");
+    committer_.commit_if_due(now);
+  }
   probe_kafka(now);
   redis_.ping_if_idle(now);
-  consumer_.wake_if_stalled(now);
-  publish_stats(false);
+  {
+    TraceStep step(trace_, "wake");
+    consumer_.wake_if_stalled(now);
+  }
+  {
+    TraceStep step(trace_, "stats");
+    publish_stats(false);
+  }
 }
 
 // librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
@@ -190,6 +205,7 @@ void EngineLoop::consume_batch() {
   // While Redis or the JS handlers are behind, nothing new is begun, but the consumer is still
   // served (rebalances, max.poll.interval.ms) and whatever arrives waits in the buffer.
   if (backpressure() != nullptr) {
+    TraceStep step(trace_, "pull-backpressure");
     consumer_.pull(timeout_ms);
     return;
   }
@@ -198,7 +214,7 @@ void EngineLoop::consume_batch() {
   int count = 0;
   while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
     if (backpressure() != nullptr) break;  // handler batches filled up during this round
-    if (consumer_.empty() && !consumer_.pull(timeout_ms)) break;
+    if (consumer_.empty() && !pull_traced(timeout_ms)) break;
     handle_message(consumer_.take());
     if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
     timeout_ms = static_cast<int>(
@@ -232,8 +248,16 @@ void EngineLoop::update_pause() {
   consumer_.update_pause();
 }
 
+// pull(), as a trace step: how long the engine waited for Kafka (detail: the timeout it gave).
+bool EngineLoop::pull_traced(int timeout_ms) {
+  TraceStep step(trace_, "pull");
+  step.detail(timeout_ms);
+  return consumer_.pull(timeout_ms);
+}
+
 void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   ++counters_.consumed;
+  if (trace_.on()) trace_begun_us_ = EngineTrace::now_us();
   if (kafka_events_.brokers_down()) kafka_events_.brokers_seen();
   const PartitionPtr partition = partitions_.of(*message);
   if (!partition) return;  // not (or no longer) ours: the owner will read it
@@ -295,6 +319,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   pending->remaining = static_cast<int>(commands_.size() + handler_matches);
   for (Command& command : commands_) add_command(std::move(command), CommandOrigin{pending, 0});
   if (handler_matches > 0) handlers_.add(event_, *pending->message, pending);
+  if (trace_.on()) pending->trace.planned_us = EngineTrace::now_us();
 }
 
 PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
@@ -304,6 +329,7 @@ PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, c
   pending->partition = partition;
   pending->kafka_ts_ms = message_ts_ms_;
   pending->source_ts_ms = source_ts_ms_;
+  pending->trace.begun_us = trace_begun_us_;
   return pending;
 }
 
@@ -341,6 +367,7 @@ void EngineLoop::finish(const PendingPtr& pending) {
   PartitionState& partition = *pending->partition;
   if (partition.active) partition.offsets.complete(pending->offset);
   lag_.record(pending->kafka_ts_ms, pending->source_ts_ms);
+  if (trace_.on()) trace_.event(*pending, EngineTrace::now_us());
   pending->message.reset();
 }
 

@@ -21,6 +21,7 @@
 #include "engine/rebalance_callback.h"
 #include "engine/shared_state.h"
 #include "engine/stats.h"
+#include "engine/trace.h"
 #include "kafka/callback_relay.h"
 #include "kafka/event_callback.h"
 #include "kafka/prefetching_consumer.h"
@@ -61,6 +62,7 @@ class EngineLoop {
   int first_wait_ms() const;
   const char* backpressure() const;
   void update_pause();
+  bool pull_traced(int timeout_ms);
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   PendingPtr make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
   void finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter);
@@ -70,6 +72,7 @@ class EngineLoop {
   void add_command(Command&& command, CommandOrigin origin);
   void seal_pipeline();
   void send_pipelines();
+  void mark_sent(size_t first);
   bool receive_replies();
   void drop_revoked(std::vector<Command>& commands, std::vector<CommandOrigin>& origins);
   void apply_reply(const Command& command, const Reply& reply, CommandOrigin& origin);
@@ -94,6 +97,7 @@ class EngineLoop {
 
   std::shared_ptr<Engine::Shared> shared_;
   const EngineConfig& config_;
+  EngineTrace trace_;  // before log_fn_, which writes log lines into it
   LogFn log_fn_;
   EngineStats counters_;
   EndToEndLag lag_;
@@ -129,6 +133,7 @@ class EngineLoop {
   ChangeEvent event_;
   std::vector<Command> commands_;
   int64_t message_ts_ms_ = 0, source_ts_ms_ = 0;  // of the message being handled
+  int64_t trace_begun_us_ = 0;
 };
 
 }  // namespace cdc
