@@ -142,10 +142,11 @@ void EngineLoop::iterate() {
   send_pipelines();
 
   // Keep up to maxInFlight pipelines on the wire while messages keep coming; otherwise collect
-  // replies right away so effects (and commits) do not wait for the next batch.
+  // replies right away so effects (and commits) do not wait for the next batch. Messages that
+  // arrived meanwhile go out beside the pipelines in flight, not one Redis round trip later.
   while (redis_.up() && redis_.on_wire() > 0) {
     bool saturated = redis_.on_wire() >= static_cast<size_t>(config_.batch.max_in_flight);
-    if (!saturated && batch_full_) break;
+    if (!saturated && (batch_full_ || more_to_begin())) break;
     TraceStep step(trace_, "reply");
     step.detail(static_cast<int64_t>(redis_.on_wire()));
     if (!receive_replies()) break;
@@ -185,6 +186,12 @@ void EngineLoop::probe_kafka(Clock::time_point now) {
     log(LogLevel::debug, "kafka probe: " + RdKafka::err2str(err));
   }
   delete metadata;
+}
+
+// Messages that could be begun now (the buffer, or librdkafka's queue without waiting).
+bool EngineLoop::more_to_begin() {
+  if (backpressure() != nullptr) return false;
+  return !consumer_.empty() || consumer_.pull(0);
 }
 
 int EngineLoop::first_wait_ms() const {

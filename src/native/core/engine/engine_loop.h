@@ -60,6 +60,7 @@ class EngineLoop {
   // Kafka -> decode -> rules -> effects
   void consume_batch();
   int first_wait_ms() const;
+  bool more_to_begin();
   const char* backpressure() const;
   void update_pause();
   bool pull_traced(int timeout_ms);
