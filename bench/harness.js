@@ -564,6 +564,7 @@ async function runSteady(name, { rep, rate, seconds, runId, brokers, redis, redi
   if (r) {
     Object.assign(record, { cpu_total_sec: round(r.cpuTotalSec), rss_peak_mb: round(r.rssPeakMb, 1), loop_delay_p99_ms: round(r.loop.p99), loop_delay_max_ms: round(r.loop.max) });
     if (r.engine) record.engine_lag_ms = r.engine.lagMs;
+    if (r.threads) record.threads = r.threads;  // CPU and run-queue wait per thread (scheduling)
     // The consumer's own view: Kafka append -> the Redis acknowledgement of the event's commands.
     const ack = r.engine ? r.engine.lagMs.kafka : r.ackLatency;
     if (ack && ack.count) Object.assign(record, { ack_p50_ms: round(ack.p50), ack_p99_ms: round(ack.p99), ack_p999_ms: round(ack.p999), ack_max_ms: round(ack.max) });
@@ -601,7 +602,7 @@ async function runSteadyFloor({ rep, rate, seconds, runId, brokers }) {
   if (!line) record.error = `rawlat: no result (${stderr.trim().slice(-300)})`;
   else {
     const r = JSON.parse(line[1]);
-    Object.assign(record, { observed: r.count, p50_ms: r.p50_ms, p99_ms: r.p99_ms, p999_ms: r.p999_ms, max_ms: r.max_ms });
+    Object.assign(record, { observed: r.count, p50_ms: r.p50_ms, p99_ms: r.p99_ms, p999_ms: r.p999_ms, max_ms: r.max_ms, threads: [r.busiest_thread] });
   }
   await withAdmin(brokers, async (a) => { await a.deleteTopics({ topics: [topic] }).catch(() => {}); await deleteGroups(a, [groupId]); });
   return record;

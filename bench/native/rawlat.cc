@@ -3,13 +3,15 @@
 // same machine as the contenders, no Redis.
 //   rawlat BROKERS TOPIC GROUP COUNT
 // Prints READY once it owns partitions, then after COUNT messages (or 60 s without one):
-//   RESULT {"count":N,"p50_ms":..,"p99_ms":..,"p999_ms":..,"max_ms":..}
+//   RESULT {"count":N,"p50_ms":..,"p99_ms":..,"p999_ms":..,"max_ms":..,"busiest_thread":{comm,cpu_s,runqueue_wait_s}}
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,26 @@ class Ready : public RdKafka::RebalanceCb {
  private:
   bool announced_ = false;
 };
+
+// The busiest thread's CPU seconds and seconds runnable but waiting for a core (/proc schedstat),
+// as the cdc-cache contender reports its threads (bench/lib/common.js threadSchedule).
+std::string busiest_thread_schedule() {
+  double best_cpu = -1, best_wait = 0;
+  std::string best_comm;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream sched(task.path() / "schedstat"), comm_file(task.path() / "comm");
+    double cpu_ns = 0, wait_ns = 0;
+    std::string comm;
+    if (!(sched >> cpu_ns >> wait_ns)) continue;
+    std::getline(comm_file, comm);
+    if (cpu_ns / 1e9 > best_cpu) best_cpu = cpu_ns / 1e9, best_wait = wait_ns / 1e9, best_comm = comm;
+  }
+  char text[200];
+  std::snprintf(text, sizeof(text), "{\"comm\":\"%s\",\"cpu_s\":%.3f,\"runqueue_wait_s\":%.3f}", best_comm.c_str(),
+                best_cpu, best_wait);
+  return text;
+}
 
 }  // namespace
 
@@ -76,6 +98,7 @@ int main(int argc, char** argv) {
     last_message = now_ms();
     latencies.push_back(last_message - static_cast<double>(message->timestamp().timestamp));
   }
+  const std::string schedule = busiest_thread_schedule();
   consumer->close();
   std::sort(latencies.begin(), latencies.end());
   auto at = [&](double p) {
@@ -83,7 +106,7 @@ int main(int argc, char** argv) {
     size_t index = static_cast<size_t>(p / 100.0 * static_cast<double>(latencies.size()));
     return latencies[std::min(index, latencies.size() - 1)];
   };
-  std::printf("RESULT {\"count\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,\"max_ms\":%.2f}\n", latencies.size(),
-              at(50), at(99), at(99.9), latencies.empty() ? -1.0 : latencies.back());
+  std::printf("RESULT {\"count\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,\"max_ms\":%.2f,\"busiest_thread\":%s}\n",
+              latencies.size(), at(50), at(99), at(99.9), latencies.empty() ? -1.0 : latencies.back(), schedule.c_str());
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "engine/engine_loop.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -85,6 +87,7 @@ Status EngineLoop::setup() {
 }
 
 void EngineLoop::run() {
+  pthread_setname_np(pthread_self(), "cdc-engine");  // for top -H, perf and /proc/.../comm
   Status st = setup();
   if (shared_->callbacks.started) shared_->callbacks.started(st);
   if (st.ok()) {
