@@ -260,13 +260,16 @@ async function main() {
       for (const rate of opts.steadyRates) {
         const rotated = rep % 2 ? [...steadyContenders].reverse() : steadyContenders;
         for (const name of rotated) {
-          const r = await runSteady(name, { rep, rate, seconds: opts.steadySeconds, runId, brokers, redis, redisUrl, cdcBatch: opts.cdcBatch });
+          // one failed repetition (e.g. the broker refusing a fresh topic's metadata) is recorded, not fatal
+          const r = await runSteady(name, { rep, rate, seconds: opts.steadySeconds, runId, brokers, redis, redisUrl, cdcBatch: opts.cdcBatch })
+            .catch((err) => ({ contender: name, rate, rep: rep + 1, error: String(err && err.message || err) }));
           steadyRuns.push(r);
           log(`steady ${name} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms, ` +
             `ack p99 ${r.ack_p99_ms} p99.9 ${r.ack_p999_ms} max ${r.ack_max_ms} ms, observed ${r.observed}/${r.sent}${r.error ? ` ERROR ${r.error}` : ''}`);
         }
         if (wanted(STEADY_FLOOR) && fs.existsSync(RAWLAT)) {
-          const r = await runSteadyFloor({ rep, rate, seconds: opts.steadySeconds, runId, brokers });
+          const r = await runSteadyFloor({ rep, rate, seconds: opts.steadySeconds, runId, brokers })
+            .catch((err) => ({ contender: STEADY_FLOOR, rate, rep: rep + 1, error: String(err && err.message || err) }));
           steadyRuns.push(r);
           log(`steady ${STEADY_FLOOR} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms` +
             `${r.error ? ` ERROR ${r.error}` : ''}`);
