@@ -16,6 +16,7 @@ const Redis = require('ioredis');
 const { REPO_ROOT, loadInfraEnv, nowMs, parseRedisUrl, LoopProbe, percentile, waitForRedis } = require('./lib/common');
 const { withAdmin, topicOffsets, recreateTopic, groupCommitted, deleteGroups } = require('./lib/kafka');
 const { expectedEffect, PARTITIONS, ID_SPACE, MIX, EMAIL_CHANGE_SHARE } = require('./lib/workload');
+const { steadyTargets, renderSteadyTargets } = require('./lib/steady-report');
 
 const BENCH_DIR = __dirname;
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
@@ -30,7 +31,7 @@ const RAWLAT = path.join(REPO_ROOT, 'build', 'bench', 'rawlat');
 
 function parseArgs(argv) {
   const opts = { quick: false, reps: 3, only: null, steady: true, redisUrl: null, n: null, steadySeconds: null,
-    steadyRates: [5000, 20000], eachMessageTimeBoxSec: null };
+    steadyRates: [5000, 20000, 50000], eachMessageTimeBoxSec: null, steadyOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--reps')) opts.reps = Number(value());
     else if (a.startsWith('--only')) opts.only = value().split(',');
     else if (a === '--no-steady') opts.steady = false;
+    else if (a === '--steady-only') opts.steadyOnly = true;
     else if (a.startsWith('--redis-url')) opts.redisUrl = value();
     else if (a.startsWith('--n')) opts.n = Number(value());
     else if (a.startsWith('--steady-seconds')) opts.steadySeconds = Number(value());
@@ -51,7 +53,8 @@ function parseArgs(argv) {
     else if (a === '--render') opts.render = true;
     else if (a === '--help' || a === '-h') {
       console.log('usage: npm run bench [-- --quick] [--reps 3] [--only cdc-cache,limit-raw-consume] [--no-steady]\n' +
-        '       [--n 1000000] [--steady-seconds 30] [--steady-rates 5000,20000] [--each-message-timebox 60]\n' +
+        '       [--steady-only   (only the steady-load part; writes results/steady-latest.json and results/steady.md)]\n' +
+        '       [--n 1000000] [--steady-seconds 30] [--steady-rates 5000,20000,50000] [--each-message-timebox 60]\n' +
         '       [--cdc-batch \'{"maxEvents":1000,"maxWaitMs":0,"maxInFlight":4}\'   (cdc-cache batch options; default: library defaults)]\n' +
         '       [--redis-url redis://127.0.0.1:16379/9   (default: a private redis-server started for the run)]\n' +
         '       [--out file.json   (write only that file; keep latest.json, RESULTS.md and the chart)]\n' +
@@ -195,6 +198,7 @@ async function main() {
   if (opts.render) {
     // re-render RESULTS.md and the chart from results/latest.json (after editing the report layout)
     const results = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, 'latest.json'), 'utf8'));
+    results.steady_targets = results.steady_targets || steadyTargets(results);  // runs from before it existed
     fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), renderMarkdown(results));
     spawnSync('python3', [path.join(BENCH_DIR, 'chart.py'), path.join(RESULTS_DIR, 'latest.json'), path.join(RESULTS_DIR, 'chart.png')], { stdio: 'inherit' });
     console.log(renderTable(results));
@@ -234,7 +238,60 @@ async function main() {
   const loadAtStart = os.loadavg();
   const othersAtStart = busiestProcesses();
 
-  // ---- backlog topic
+  const { topic, full, generation, runs } = opts.steadyOnly ? { topic: null, full: null, generation: null, runs: [] }
+    : await runBacklog({ opts, brokers, redis, redisUrl, runId, contenders, limits });
+
+  const steadyRuns = [];
+  if (opts.steady) {
+    const steadyContenders = STEADY_CONTENDERS.filter((c) => wanted(c) && !skipped[c]);
+    for (let rep = 0; rep < opts.reps; rep++) {
+      for (const rate of opts.steadyRates) {
+        const rotated = rep % 2 ? [...steadyContenders].reverse() : steadyContenders;
+        for (const name of rotated) {
+          // one failed repetition (e.g. the broker refusing a fresh topic's metadata) is recorded, not fatal
+          const r = await runSteady(name, { rep, rate, seconds: opts.steadySeconds, runId, brokers, redis, redisUrl, cdcBatch: opts.cdcBatch })
+            .catch((err) => ({ contender: name, rate, rep: rep + 1, error: String(err && err.message || err) }));
+          steadyRuns.push(r);
+          log(`steady ${name} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms, ` +
+            `ack p99 ${r.ack_p99_ms} p99.9 ${r.ack_p999_ms} max ${r.ack_max_ms} ms, observed ${r.observed}/${r.sent}${r.error ? ` ERROR ${r.error}` : ''}`);
+        }
+        if (wanted(STEADY_FLOOR) && fs.existsSync(RAWLAT)) {
+          const r = await runSteadyFloor({ rep, rate, seconds: opts.steadySeconds, runId, brokers })
+            .catch((err) => ({ contender: STEADY_FLOOR, rate, rep: rep + 1, error: String(err && err.message || err) }));
+          steadyRuns.push(r);
+          log(`steady ${STEADY_FLOOR} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms` +
+            `${r.error ? ` ERROR ${r.error}` : ''}`);
+        }
+      }
+    }
+  }
+
+  await redis.close();
+  cleanup();
+
+  const results = summarize({ opts, runs, steadyRuns, skipped, topic, full, generation, runId, redisUrl, privateRedis: !!privateRedis, loadAtStart });
+  results.meta.busiest_processes_at_start = othersAtStart;
+  results.meta.busiest_processes_at_end = busiestProcesses();
+  if (opts.out || opts.steadyOnly) {
+    // side experiment, or the steady-load part alone: latest.json, RESULTS.md and the chart stay as they are
+    const out = opts.out || path.join(RESULTS_DIR, 'steady-latest.json');
+    fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    if (opts.steadyOnly && !opts.out) fs.writeFileSync(path.join(RESULTS_DIR, 'steady.md'), renderSteadyMarkdown(results));
+    log(`wrote ${out}`);
+    console.log('\n' + renderSteadyTargets(results.steady_targets).join('\n'));
+    process.exit(0);
+  }
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), renderMarkdown(results));
+  log(`wrote ${path.relative(REPO_ROOT, path.join(RESULTS_DIR, 'latest.json'))} and bench/RESULTS.md`);
+  const chart = spawnSync('python3', [path.join(BENCH_DIR, 'chart.py'), path.join(RESULTS_DIR, 'latest.json'), path.join(RESULTS_DIR, 'chart.png')], { stdio: 'inherit' });
+  if (chart.status !== 0) log('chart.py failed (pip install matplotlib); results are written anyway');
+  console.log('\n' + renderTable(results));
+  process.exit(0);
+}
+
+// The backlog part: the N-event topic (produced once), then every contender and limit, `reps` times.
+async function runBacklog({ opts, brokers, redis, redisUrl, runId, contenders, limits }) {
   const topic = `bench.${TOPIC_VERSION}.dbserver1.public.customers.n${opts.n}`;
   let offsets = await withAdmin(brokers, (a) => topicOffsets(a, topic));
   const holds = offsets && offsets.length === PARTITIONS && offsets.every((o) => o.low === 0) &&
@@ -272,49 +329,7 @@ async function main() {
         `${record.error ? ` ERROR ${record.error}` : ''}`);
     }
   }
-
-  const steadyRuns = [];
-  if (opts.steady) {
-    const steadyContenders = STEADY_CONTENDERS.filter((c) => wanted(c) && !skipped[c]);
-    for (let rep = 0; rep < opts.reps; rep++) {
-      for (const rate of opts.steadyRates) {
-        const rotated = rep % 2 ? [...steadyContenders].reverse() : steadyContenders;
-        for (const name of rotated) {
-          const r = await runSteady(name, { rep, rate, seconds: opts.steadySeconds, runId, brokers, redis, redisUrl, cdcBatch: opts.cdcBatch });
-          steadyRuns.push(r);
-          log(`steady ${name} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms, ` +
-            `observed ${r.observed}/${r.sent}${r.error ? ` ERROR ${r.error}` : ''}`);
-        }
-        if (wanted(STEADY_FLOOR) && fs.existsSync(RAWLAT)) {
-          const r = await runSteadyFloor({ rep, rate, seconds: opts.steadySeconds, runId, brokers });
-          steadyRuns.push(r);
-          log(`steady ${STEADY_FLOOR} ${rate}/s rep ${rep + 1}: p50 ${r.p50_ms} p99 ${r.p99_ms} p99.9 ${r.p999_ms} max ${r.max_ms} ms` +
-            `${r.error ? ` ERROR ${r.error}` : ''}`);
-        }
-      }
-    }
-  }
-
-  await redis.close();
-  cleanup();
-
-  const results = summarize({ opts, runs, steadyRuns, skipped, topic, full, generation, runId, redisUrl, privateRedis: !!privateRedis, loadAtStart });
-  results.meta.busiest_processes_at_start = othersAtStart;
-  results.meta.busiest_processes_at_end = busiestProcesses();
-  if (opts.out) {
-    // side experiment: results to that file only; latest.json, RESULTS.md and the chart stay as they are
-    fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
-    log(`wrote ${opts.out}`);
-    console.log('\n' + renderTable(results));
-    process.exit(0);
-  }
-  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), renderMarkdown(results));
-  log(`wrote ${path.relative(REPO_ROOT, path.join(RESULTS_DIR, 'latest.json'))} and bench/RESULTS.md`);
-  const chart = spawnSync('python3', [path.join(BENCH_DIR, 'chart.py'), path.join(RESULTS_DIR, 'latest.json'), path.join(RESULTS_DIR, 'chart.png')], { stdio: 'inherit' });
-  if (chart.status !== 0) log('chart.py failed (pip install matplotlib); results are written anyway');
-  console.log('\n' + renderTable(results));
-  process.exit(0);
+  return { topic, full, generation, runs };
 }
 
 // --------------------------------------------------------------------------------- backlog runs
@@ -446,7 +461,7 @@ async function runSteady(name, { rep, rate, seconds, runId, brokers, redis, redi
   const groupId = `bench-steady-${name}-${runId}-${rate}-${rep}`;
   const total = Math.round(rate * seconds);
   const idBase = 10000000;
-  const record = { contender: name, rate, rep: rep + 1, seconds, sent: total, observed: 0 };
+  const record = { contender: name, rate, rep: rep + 1, seconds, sent: total, observed: 0, load1_before: round(os.loadavg()[0]) };
   let groupIdInUse = groupId;
   await withAdmin(brokers, (a) => recreateTopic(a, topic, PARTITIONS, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]));
   await redis.flush();
@@ -540,6 +555,7 @@ async function runSteady(name, { rep, rate, seconds, runId, brokers, redis, redi
   if (r) {
     Object.assign(record, { cpu_total_sec: round(r.cpuTotalSec), rss_peak_mb: round(r.rssPeakMb, 1), loop_delay_p99_ms: round(r.loop.p99), loop_delay_max_ms: round(r.loop.max) });
     if (r.engine) record.engine_lag_ms = r.engine.lagMs;
+    if (r.threads) record.threads = r.threads;  // CPU and run-queue wait per thread (scheduling)
     // The consumer's own view: Kafka append -> the Redis acknowledgement of the event's commands.
     const ack = r.engine ? r.engine.lagMs.kafka : r.ackLatency;
     if (ack && ack.count) Object.assign(record, { ack_p50_ms: round(ack.p50), ack_p99_ms: round(ack.p99), ack_p999_ms: round(ack.p999), ack_max_ms: round(ack.max) });
@@ -554,7 +570,7 @@ async function runSteadyFloor({ rep, rate, seconds, runId, brokers }) {
   const topic = `bench.${TOPIC_VERSION}.steady.${runId}.${STEADY_FLOOR}.r${rate}.${rep}`;
   const groupId = `bench-steady-${STEADY_FLOOR}-${runId}-${rate}-${rep}`;
   const total = Math.round(rate * seconds);
-  const record = { contender: STEADY_FLOOR, rate, rep: rep + 1, seconds, sent: total, observed: 0 };
+  const record = { contender: STEADY_FLOOR, rate, rep: rep + 1, seconds, sent: total, observed: 0, load1_before: round(os.loadavg()[0]) };
   await withAdmin(brokers, (a) => recreateTopic(a, topic, PARTITIONS, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]));
   const child = spawn(RAWLAT, [brokers, topic, groupId, String(total)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
@@ -577,7 +593,7 @@ async function runSteadyFloor({ rep, rate, seconds, runId, brokers }) {
   if (!line) record.error = `rawlat: no result (${stderr.trim().slice(-300)})`;
   else {
     const r = JSON.parse(line[1]);
-    Object.assign(record, { observed: r.count, p50_ms: r.p50_ms, p99_ms: r.p99_ms, p999_ms: r.p999_ms, max_ms: r.max_ms });
+    Object.assign(record, { observed: r.count, p50_ms: r.p50_ms, p99_ms: r.p99_ms, p999_ms: r.p999_ms, max_ms: r.max_ms, threads: [r.busiest_thread] });
   }
   await withAdmin(brokers, async (a) => { await a.deleteTopics({ topics: [topic] }).catch(() => {}); await deleteGroups(a, [groupId]); });
   return record;
@@ -681,7 +697,9 @@ function summarize({ opts, runs, steadyRuns, skipped, topic, full, generation, r
     steady_p99_at_20k: target(steady20k && steady20k.ack_p99_ms != null ? steady20k.ack_p99_ms < 5 : null, steady20k ? steady20k.ack_p99_ms : null,
       '< 5 ms at 20,000 events/s (Kafka append -> Redis acknowledgement, as the consumer sees it)'),
   };
+  out.steady_targets = steadyTargets(out);
   out.meta = {
+    steady_only: opts.steadyOnly,
     run_id: runId,
     date: new Date().toISOString(),
     mode: opts.quick ? 'quick' : 'full',
@@ -691,7 +709,7 @@ function summarize({ opts, runs, steadyRuns, skipped, topic, full, generation, r
     partitions: PARTITIONS,
     backlog: generation,
     workload: { mix: MIX, email_change_share_of_updates: EMAIL_CHANGE_SHARE, customer_ids: ID_SPACE,
-      expected_key_deletes: full.keyDeletes, expected_distinct_keys: full.distinct.size,
+      expected_key_deletes: full ? full.keyDeletes : null, expected_distinct_keys: full ? full.distinct.size : null,
       envelope: 'Debezium 3.7 PostgreSQL, JsonConverter schemas.enable=true, REPLICA IDENTITY FULL, ~2.9 KB per value' },
     rules: ['customer:{id}', 'customer:email:{email}'],
     cdc_cache_batch: opts.cdcBatch || 'library defaults',
@@ -749,6 +767,57 @@ function renderTable(results) {
   return md.join('\n');
 }
 
+function renderSteadySection(results) {
+  const m = results.meta;
+  const lines = [];
+  const withSteady = [...STEADY_CONTENDERS, STEADY_FLOOR].filter((n) => results[n] && results[n].steady_latency);
+  if (withSteady.length) {
+    lines.push('## Steady load: Kafka append → Redis acknowledgement', '');
+    lines.push(`A producer writes at a fixed rate for ${m.steady.seconds} s into a fresh 4-partition topic with ` +
+      '`message.timestamp.type=LogAppendTime`; the consumer is already running. Two measures per event, medians of the repetitions ' +
+      '(min–max): **ack**, the consumer\'s own view, from the Kafka append time to the Redis reply acknowledging the event\'s ' +
+      'commands (cdc-cache: `stats().lagMs.kafka`, recorded by the engine when an event is finished; KafkaJS: taken after each ' +
+      'pipeline\'s `exec()` resolves); **seen**, when a separate Redis keyspace-notification subscriber in the harness process sees the ' +
+      'delete of the event\'s `customer:{id}` key (which also carries that subscriber\'s own delays: it receives every delete, ' +
+      'about 44,000 a second at 20,000 events/s). Kafka timestamps have millisecond precision: about ±1 ms of quantisation.', '');
+    lines.push('| contender | rate (events/s) | ack p50 ms | ack p99 ms | ack p99.9 ms | ack max ms | seen p50 ms | seen p99 ms | seen p99.9 ms | loop p99 ms | all events seen |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const name of withSteady) {
+      for (const [rate, s] of Object.entries(results[name].steady_latency)) {
+        const floor = name === STEADY_FLOOR;
+        // The floor measures in the consumer only (append -> consumption): its figures go in the ack columns.
+        const ack = (metric, digits) => (floor ? `${fmt(s[metric.replace('ack_', '')], digits)}${range(s, metric.replace('ack_', ''), digits)}`
+          : `${fmt(s[metric], digits)}${range(s, metric, digits)}`);
+        const seen = (metric, digits) => (floor ? '–' : `${fmt(s[metric], digits)}${range(s, metric, digits)}`);
+        lines.push(`| ${name}${floor ? ' (append → consumption)' : ''} | ${Number(rate).toLocaleString('en-US')} | ${ack('ack_p50_ms', 2)} | ` +
+          `${ack('ack_p99_ms', 2)} | ${ack('ack_p999_ms', 2)} | ${ack('ack_max_ms', 1)} | ${seen('p50_ms', 2)} | ${seen('p99_ms', 2)} | ` +
+          `${seen('p999_ms', 2)} | ${floor ? '–' : fmt(s.loop_delay_p99_ms, 2)} | ${floor ? 'n/a' : s.all_observed} |`);
+      }
+    }
+    if (results[STEADY_FLOOR] && results[STEADY_FLOOR].steady_latency) {
+      lines.push('', `**${STEADY_FLOOR}** is the floor under these figures: the same producer at the same rate, and a bare librdkafka ` +
+        'consumer (`bench/native/rawlat.cc`) that only notes when each message arrives (append time → consumption, ' +
+        'no Redis, no observer): what the broker, librdkafka and this machine\'s scheduling cost before any consumer does any work.');
+    }
+    lines.push('');
+    lines.push(...renderSteadyTargets(results.steady_targets));
+  }
+  return lines;
+}
+
+// The steady-load part alone (bench/run --steady-only): results/steady.md.
+function renderSteadyMarkdown(results) {
+  const m = results.meta;
+  return ['# cdc-cache steady load: every repetition', '',
+    `Generated by \`bash bench/run --steady-only${m.mode === 'quick' ? ' --quick' : ''}\` on ${m.date} (run ${m.run_id}); ` +
+    `${m.reps} repetitions of ${m.steady.seconds} s at ${m.steady.rates.map((r) => r.toLocaleString('en-US')).join(', ')} events/s.`, '',
+    `Machine: ${m.machine.cpus} cores (${m.machine.cpu_model}), shared; load average at start ${m.machine.load_avg_at_start.join(' / ')}, ` +
+    `at end ${m.machine.load_avg_at_end.join(' / ')} (each repetition's 1-minute load before it started: steady-latest.json, \`load1_before\`). ` +
+    `Redis: ${m.redis}. Kafka ${m.kafka}. cdc-cache build: ${m.versions.cdc_cache_git_head}.`, '',
+    ...renderSteadySection(results),
+    '```', 'busiest processes at start:', ...(m.busiest_processes_at_start || []), 'at end:', ...(m.busiest_processes_at_end || []), '```', ''].join('\n');
+}
+
 function renderMarkdown(results) {
   const m = results.meta;
   const lines = [];
@@ -790,37 +859,7 @@ function renderMarkdown(results) {
     if (e && e.note && e.time_boxed) lines.push('', `† ${name}: ${e.note}.`);
   }
   lines.push('');
-  const withSteady = [...STEADY_CONTENDERS, STEADY_FLOOR].filter((n) => results[n] && results[n].steady_latency);
-  if (withSteady.length) {
-    lines.push('## Steady load: Kafka append → Redis acknowledgement', '');
-    lines.push(`A producer writes at a fixed rate for ${m.steady.seconds} s into a fresh 4-partition topic with ` +
-      '`message.timestamp.type=LogAppendTime`; the consumer is already running. Two measures per event, medians of the repetitions ' +
-      '(min–max): **ack**, the consumer\'s own view, from the Kafka append time to the Redis reply acknowledging the event\'s ' +
-      'commands (cdc-cache: `stats().lagMs.kafka`, recorded by the engine when an event is finished; KafkaJS: taken after each ' +
-      'pipeline\'s `exec()` resolves); **seen**, when a separate Redis keyspace-notification subscriber in the harness process sees the ' +
-      'delete of the event\'s `customer:{id}` key (which also carries that subscriber\'s own delays: it receives every delete, ' +
-      'about 44,000 a second at 20,000 events/s). Kafka timestamps have millisecond precision: about ±1 ms of quantisation.', '');
-    lines.push('| contender | rate (events/s) | ack p50 ms | ack p99 ms | ack p99.9 ms | ack max ms | seen p50 ms | seen p99 ms | seen p99.9 ms | loop p99 ms | all events seen |');
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const name of withSteady) {
-      for (const [rate, s] of Object.entries(results[name].steady_latency)) {
-        const floor = name === STEADY_FLOOR;
-        // The floor measures in the consumer only (append -> consumption): its figures go in the ack columns.
-        const ack = (metric, digits) => (floor ? `${fmt(s[metric.replace('ack_', '')], digits)}${range(s, metric.replace('ack_', ''), digits)}`
-          : `${fmt(s[metric], digits)}${range(s, metric, digits)}`);
-        const seen = (metric, digits) => (floor ? '–' : `${fmt(s[metric], digits)}${range(s, metric, digits)}`);
-        lines.push(`| ${name}${floor ? ' (append → consumption)' : ''} | ${Number(rate).toLocaleString('en-US')} | ${ack('ack_p50_ms', 2)} | ` +
-          `${ack('ack_p99_ms', 2)} | ${ack('ack_p999_ms', 2)} | ${ack('ack_max_ms', 1)} | ${seen('p50_ms', 2)} | ${seen('p99_ms', 2)} | ` +
-          `${seen('p999_ms', 2)} | ${floor ? '–' : fmt(s.loop_delay_p99_ms, 2)} | ${floor ? 'n/a' : s.all_observed} |`);
-      }
-    }
-    if (results[STEADY_FLOOR] && results[STEADY_FLOOR].steady_latency) {
-      lines.push('', `**${STEADY_FLOOR}** is the floor under these figures: the same producer at the same rate, and a bare librdkafka ` +
-        'consumer (`bench/native/rawlat.cc`) that only notes when each message arrives (append time → consumption, ' +
-        'no Redis, no observer): what the broker, librdkafka and this machine\'s scheduling cost before any consumer does any work.');
-    }
-    lines.push('');
-  }
+  lines.push(...renderSteadySection(results));
   lines.push('## Targets', '');
   lines.push('| target | goal | value | met |', '|---|---|---|---|');
   for (const [k, t] of Object.entries(results.targets)) {

@@ -74,6 +74,20 @@ function contenderConfig() {
   return JSON.parse(process.env.BENCH_CONFIG || '{}');
 }
 
+// Per thread of this process: CPU seconds and seconds spent runnable but waiting for a core
+// (/proc/.../schedstat): how much of a latency was the machine's scheduling. Busiest first.
+function threadSchedule(limit = 6) {
+  const threads = [];
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const [cpuNs, waitNs] = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      threads.push({ tid: Number(tid), comm, cpu_s: Math.round(cpuNs / 1e6) / 1e3, runqueue_wait_s: Math.round(waitNs / 1e6) / 1e3 });
+    }
+  } catch { /* not Linux */ }
+  return threads.sort((x, y) => y.cpu_s - x.cpu_s).slice(0, limit);
+}
+
 function emitResult(result) {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
@@ -136,5 +150,5 @@ async function waitForRedis(url, what) {
   throw new Error(`${what} did not start`);
 }
 
-module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, Progress, parseRedisUrl,
+module.exports = { REPO_ROOT, loadInfraEnv, nowMs, peakRssMb, cpuSec, LoopProbe, contenderConfig, emitResult, threadSchedule, Progress, parseRedisUrl,
   percentile, latencySummary, waitForRedis };

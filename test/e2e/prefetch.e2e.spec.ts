@@ -73,7 +73,11 @@ test('a backlog 80 times the prefetch buffer, behind a slow handler, is applied 
     const stats = invalidator.stats();
     expect(stats.applied).toBe(EVENTS);
     expect(handled).toBe(EVENTS);
-    expect(stats.prefetch.pauses).toBeGreaterThanOrEqual(40);
+    // By construction: between two pauses at most the resumed half of the buffer, librdkafka's queue
+    // (twice the limit) and a fetch per partition come in, under 800 KB: 20 MB need at least ~25
+    // pauses. (The old >= 40 was what runs showed before the stall detector stopped seeking while
+    // fetches were in flight, issue #14; since then 32 and 36 were seen on a busy machine.)
+    expect(stats.prefetch.pauses).toBeGreaterThanOrEqual(20);
     // The limit, plus librdkafka's own queue (capped at twice the limit), plus one fetch response
     // (per partition, up to FETCH_BYTES rounded up to whole record batches of ~90 KB).
     expect(stats.prefetch.peakBytes).toBeLessThanOrEqual(PREFETCH_BYTES * 3 + 2 * (FETCH_BYTES + 100 * 1024));

@@ -1,5 +1,7 @@
 #include "engine/engine_loop.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -28,7 +30,10 @@ constexpr size_t kMaxDeadLettersWaiting = 1000;  // not yet acknowledged by Kafk
 EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
     : shared_(std::move(shared)),
       config_(shared_->config),
-      log_fn_([shared = shared_](LogLevel level, std::string message) { shared->log(level, std::move(message)); }),
+      log_fn_([shared = shared_, trace = &trace_](LogLevel level, std::string message) {
+        if (trace->on()) trace->line(message);
+        shared->log(level, std::move(message));
+      }),
       kafka_events_(log_fn_),
       consumer_(config_.kafka.prefetch_bytes, shared_->stop_requested, log_fn_),
       committer_(partitions_, kafka_events_, config_.commit_interval_ms, log_fn_),
@@ -83,6 +88,7 @@ Status EngineLoop::setup() {
 }
 
 void EngineLoop::run() {
+  pthread_setname_np(pthread_self(), "cdc-engine");  // for top -H, perf and /proc/.../comm
   Status st = setup();
   if (shared_->callbacks.started) shared_->callbacks.started(st);
   if (st.ok()) {
@@ -125,6 +131,7 @@ void EngineLoop::fail_leftovers() {
 }
 
 void EngineLoop::iterate() {
+  TraceStep round(trace_, "round");
   process_control();
   dead_letters_.poll(0);
   dead_letters_.retry();
@@ -139,21 +146,33 @@ void EngineLoop::iterate() {
   send_pipelines();
 
   // Keep up to maxInFlight pipelines on the wire while messages keep coming; otherwise collect
-  // replies right away so effects (and commits) do not wait for the next batch.
+  // replies right away so effects (and commits) do not wait for the next batch. Messages that
+  // arrived meanwhile go out beside the pipelines in flight, not one Redis round trip later.
   while (redis_.up() && redis_.on_wire() > 0) {
     bool saturated = redis_.on_wire() >= static_cast<size_t>(config_.batch.max_in_flight);
-    if (!saturated && batch_full_) break;
+    if (!saturated && (batch_full_ || more_to_begin())) break;
+    TraceStep step(trace_, "reply");
+    step.detail(static_cast<int64_t>(redis_.on_wire()));
     if (!receive_replies()) break;
     send_pipelines();
   }
 
   update_pause();
   Clock::time_point now = Clock::now();
-  committer_.commit_if_due(now);
+  {
+    TraceStep step(trace_, "commit");
+    committer_.commit_if_due(now);
+  }
   probe_kafka(now);
   redis_.ping_if_idle(now);
-  consumer_.wake_if_stalled(now);
-  publish_stats(false);
+  {
+    TraceStep step(trace_, "wake");
+    consumer_.wake_if_stalled(now);
+  }
+  {
+    TraceStep step(trace_, "stats");
+    publish_stats(false);
+  }
 }
 
 // librdkafka reports "all brokers down" but nothing when they come back; on an idle topic no
@@ -171,6 +190,12 @@ void EngineLoop::probe_kafka(Clock::time_point now) {
     log(LogLevel::debug, "kafka probe: " + RdKafka::err2str(err));
   }
   delete metadata;
+}
+
+// Messages that could be begun now (the buffer, or librdkafka's queue without waiting).
+bool EngineLoop::more_to_begin() {
+  if (backpressure() != nullptr) return false;
+  return !consumer_.empty() || consumer_.pull(0);
 }
 
 int EngineLoop::first_wait_ms() const {
@@ -191,6 +216,7 @@ void EngineLoop::consume_batch() {
   // While Redis or the JS handlers are behind, nothing new is begun, but the consumer is still
   // served (rebalances, max.poll.interval.ms) and whatever arrives waits in the buffer.
   if (backpressure() != nullptr) {
+    TraceStep step(trace_, "pull-backpressure");
     consumer_.pull(timeout_ms);
     return;
   }
@@ -199,7 +225,7 @@ void EngineLoop::consume_batch() {
   int count = 0;
   while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
     if (backpressure() != nullptr) break;  // handler batches filled up during this round
-    if (consumer_.empty() && !consumer_.pull(timeout_ms)) break;
+    if (consumer_.empty() && !pull_traced(timeout_ms)) break;
     handle_message(consumer_.take());
     if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
     timeout_ms = static_cast<int>(
@@ -233,8 +259,16 @@ void EngineLoop::update_pause() {
   consumer_.update_pause();
 }
 
+// pull(), as a trace step: how long the engine waited for Kafka (detail: the timeout it gave).
+bool EngineLoop::pull_traced(int timeout_ms) {
+  TraceStep step(trace_, "pull");
+  step.detail(timeout_ms);
+  return consumer_.pull(timeout_ms);
+}
+
 void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   ++counters_.consumed;
+  if (trace_.on()) trace_begun_us_ = EngineTrace::now_us();
   if (kafka_events_.brokers_down()) kafka_events_.brokers_seen();
   const PartitionPtr partition = partitions_.of(*message);
   if (!partition) return;  // not (or no longer) ours: the owner will read it
@@ -298,6 +332,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   pending->remaining = static_cast<int>(commands_.size() + handler_matches);
   for (Command& command : commands_) add_command(std::move(command), CommandOrigin{pending, 0});
   if (handler_matches > 0) handlers_.add(event_, *pending->message, pending);
+  if (trace_.on()) pending->trace.planned_us = EngineTrace::now_us();
 }
 
 PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
@@ -308,6 +343,7 @@ PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, c
   pending->partition = partition;
   pending->kafka_ts_ms = message_ts_ms_;
   pending->source_ts_ms = source_ts_ms_;
+  pending->trace.begun_us = trace_begun_us_;
   return pending;
 }
 
@@ -345,6 +381,7 @@ void EngineLoop::finish(const PendingPtr& pending) {
   PartitionState& partition = *pending->partition;
   if (partition.active) partition.offsets.complete(pending->offset);
   lag_.record(pending->kafka_ts_ms, pending->source_ts_ms);
+  if (trace_.on()) trace_.event(*pending, EngineTrace::now_us());
   pending->message.reset();
   pending->in_flight.release();
 }

@@ -24,6 +24,7 @@
 #include "engine/shared_state.h"
 #include "engine/stats.h"
 #include "engine/tombstones.h"
+#include "engine/trace.h"
 #include "kafka/callback_relay.h"
 #include "kafka/event_callback.h"
 #include "kafka/prefetching_consumer.h"
@@ -62,8 +63,10 @@ class EngineLoop {
   // Kafka -> decode -> rules -> effects
   void consume_batch();
   int first_wait_ms() const;
+  bool more_to_begin();
   const char* backpressure() const;
   void update_pause();
+  bool pull_traced(int timeout_ms);
   void handle_message(std::unique_ptr<RdKafka::Message> message);
   PendingPtr make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
   void finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter);
@@ -75,6 +78,7 @@ class EngineLoop {
   void add_command(Command&& command, CommandOrigin origin);
   void seal_pipeline();
   void send_pipelines();
+  void mark_sent(size_t first);
   bool receive_replies();
   void drop_revoked(std::vector<Command>& commands, std::vector<CommandOrigin>& origins);
   void apply_reply(const Command& command, const Reply& reply, CommandOrigin& origin);
@@ -99,6 +103,7 @@ class EngineLoop {
 
   std::shared_ptr<Engine::Shared> shared_;
   const EngineConfig& config_;
+  EngineTrace trace_;  // before log_fn_, which writes log lines into it
   LogFn log_fn_;
   EngineStats counters_;
   EndToEndLag lag_;
@@ -137,6 +142,7 @@ class EngineLoop {
   ChangeEvent event_;
   std::vector<Command> commands_;
   int64_t message_ts_ms_ = 0, source_ts_ms_ = 0;  // of the message being handled
+  int64_t trace_begun_us_ = 0;
 };
 
 }  // namespace cdc

@@ -36,8 +36,18 @@ void EngineLoop::seal_pipeline() {
 void EngineLoop::send_pipelines() {
   const size_t window = static_cast<size_t>(config_.batch.max_in_flight);
   if (!redis_.up()) return;
-  for (size_t i = redis_.on_wire(); i < redis_.queued() && i < window; ++i) drop_revoked(redis_.at(i), origins_[i]);
+  const size_t before = redis_.on_wire();
+  for (size_t i = before; i < redis_.queued() && i < window; ++i) drop_revoked(redis_.at(i), origins_[i]);
   redis_.send(window);
+  if (trace_.on()) mark_sent(before);
+}
+
+// Trace: the pipelines from `first` on that send() just put on the wire.
+void EngineLoop::mark_sent(size_t first) {
+  const int64_t now = EngineTrace::now_us();
+  for (size_t i = first; i < redis_.on_wire(); ++i)
+    for (CommandOrigin& origin : origins_[i])
+      if (origin.message && origin.message->trace.sent_us == 0) origin.message->trace.sent_us = now;
 }
 
 // Commands of partitions this instance no longer owns are not sent (nor re-sent after an outage):

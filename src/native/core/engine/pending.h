@@ -39,6 +39,9 @@ struct PendingMessage {
   int64_t source_ts_ms = 0;  // source commit time, 0 when unknown
   std::string failure;
   bool dead_letter_as_reference = false;  // too large for the dead-letter topic: headers only
+  struct {
+    int64_t begun_us = 0, planned_us = 0, sent_us = 0;
+  } trace;  // engine/trace.h, only while tracing
 };
 using PendingPtr = std::shared_ptr<PendingMessage>;
 

@@ -33,8 +33,7 @@ void FetcherWakeup::wake(RdKafka::KafkaConsumer& consumer, const FetchedPartitio
 
 void FetcherWakeup::wake_if_stalled(RdKafka::KafkaConsumer& consumer, FetchedPartitions& partitions,
                                     Clock::time_point now, Clock::time_point last_pull, const LogFn& log) {
-  if (now < next_check_ || now - last_pull < kFetchStall) return;
-  next_check_ = now + kFetchStall;
+  if (!armed_ || now - last_pull < kFetchStall) return;
   for (auto& [key, partition] : partitions) {
     if (partition.fetched < 0) continue;
     const int64_t high = refresh_high_watermark(consumer, partition);
@@ -43,6 +42,8 @@ void FetcherWakeup::wake_if_stalled(RdKafka::KafkaConsumer& consumer, FetchedPar
                              " message(s) to go in " + partition.topic + "[" + std::to_string(partition.partition) +
                              "]; waking the fetchers");
     wake(consumer, partitions, log);
+    ++wakes_;
+    armed_ = false;
     return;
   }
 }

@@ -3,7 +3,14 @@
 // anyway drops nothing.
 //  1. A resumed partition's fetcher is not woken: it notices up to a second later.
 //  2. Fetching stops for up to a second when librdkafka's own queue reached
-//     queued.max.messages.kbytes (the consumer's thread was held up, e.g. by a slow Redis reply).
+//     queued.max.messages.kbytes or queued.min.messages (the consumer's thread was held up, e.g. by
+//     a slow Redis reply).
+// A seek also makes librdkafka drop the response of a fetch in flight (its version is outdated):
+// waking a fetcher that is not asleep costs a whole round trip. So workaround 2 acts only after a
+// pull found librdkafka's queue near its limit (arm()), and once per such pull: seeking on every
+// quiet 25 ms threw away each in-flight fetch whenever a fetch took longer than that (a busy
+// broker or machine), and nothing arrived until one came back within 25 ms (issue #14: ~200 ms
+// stalls at 20,000 events/s).
 #pragma once
 
 #include <librdkafka/rdkafkacpp.h>
@@ -42,13 +49,19 @@ class FetcherWakeup {
   // Workaround 1: seeks every partition that fetched something to where it fetches next.
   static void wake(RdKafka::KafkaConsumer& consumer, const FetchedPartitions& partitions, const LogFn& log);
 
-  // Workaround 2: nothing arrived for a while although a partition is known to have more (and
-  // fetching is not paused on purpose): wake the fetchers. Checks at most every stall interval.
+  // A pull took so much from librdkafka's queue that its fetchers may have stopped.
+  void arm() { armed_ = true; }
+  void disarm() { armed_ = false; }
+  bool armed() const { return armed_; }
+  // Workaround 2: armed, and nothing arrived for a while although a partition is known to have
+  // more (and fetching is not paused on purpose): wake the fetchers, once.
   void wake_if_stalled(RdKafka::KafkaConsumer& consumer, FetchedPartitions& partitions, Clock::time_point now,
                        Clock::time_point last_pull, const LogFn& log);
+  uint64_t wakes() const { return wakes_; }
 
  private:
-  Clock::time_point next_check_{};
+  bool armed_ = false;
+  uint64_t wakes_ = 0;
 };
 
 }  // namespace kafka

@@ -1,6 +1,7 @@
 #include "kafka/prefetching_consumer.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 namespace cdc {
@@ -13,6 +14,12 @@ Status PrefetchingConsumer::create(RdKafka::Conf& conf) {
   std::string errstr;
   consumer_.reset(RdKafka::KafkaConsumer::create(&conf, errstr));
   if (!consumer_) return Status::Error("kafka: cannot create the consumer: " + errstr);
+  // librdkafka's queue limits (ours or the user's): a pull that finds its queue near one of them
+  // may follow a fetcher that stopped.
+  std::string value;
+  if (conf.get("queued.max.messages.kbytes", value) == RdKafka::Conf::CONF_OK)
+    queue_limit_bytes_ = std::atoll(value.c_str()) * 1024;
+  if (conf.get("queued.min.messages", value) == RdKafka::Conf::CONF_OK) queue_limit_messages_ = std::atoll(value.c_str());
   return Status::Ok();
 }
 
@@ -36,6 +43,7 @@ void PrefetchingConsumer::destroy(bool leak) {
 // for the callbacks it serves.
 bool PrefetchingConsumer::pull(int timeout_ms) {
   bool got = false;
+  int64_t bytes = 0, messages = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!paused_ && held_bytes() >= limit_bytes_) update_pause();
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
@@ -59,12 +67,23 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     }
     if (FetchedPartition* partition = fetched_of(*message)) partition->fetched = message->offset() + 1;
     buffer_bytes_ += static_cast<int64_t>(message->len());
+    bytes += static_cast<int64_t>(message->len());
+    ++messages;
     peak_bytes_ = std::max(peak_bytes_, static_cast<uint64_t>(held_bytes()));
     buffer_.push_back(std::move(message));
     got = true;
     timeout_ms = 0;
   }
-  if (got) last_pull_ = Clock::now();
+  if (got) {
+    last_pull_ = Clock::now();
+    // Half a limit: librdkafka counts a little differently (keys, headers), and a queue that
+    // full means the thread was held up long enough for it anyway.
+    if (bytes >= queue_limit_bytes_ / 2 || messages >= queue_limit_messages_ / 2) {
+      wakeup_.arm();
+    } else {
+      wakeup_.disarm();  // messages trickle in: the fetchers are awake
+    }
+  }
   return got;
 }
 
@@ -170,7 +189,7 @@ int64_t PrefetchingConsumer::high_watermark(const std::string& topic, int32_t pa
 }
 
 PrefetchStats PrefetchingConsumer::stats() const {
-  return PrefetchStats{static_cast<uint64_t>(held_bytes()), peak_bytes_, pauses_};
+  return PrefetchStats{static_cast<uint64_t>(held_bytes()), peak_bytes_, pauses_, wakeup_.wakes()};
 }
 
 }  // namespace kafka

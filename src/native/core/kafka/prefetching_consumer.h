@@ -36,6 +36,7 @@ inline std::string_view topic_of(const RdKafka::Message& message) {
 struct PrefetchStats {
   uint64_t bytes = 0, peak_bytes = 0;  // fetched messages held: waiting to be taken, or taken and in flight
   uint64_t pauses = 0;                 // fetch pauses because the buffer was full
+  uint64_t stall_wakes = 0;            // fetchers woken because they stopped (FetcherWakeup)
 };
 
 class PrefetchingConsumer {
@@ -116,6 +117,8 @@ class PrefetchingConsumer {
   FetchedPartition* last_pulled_ = nullptr;  // most messages come from the same partition as the one before
   Clock::time_point last_pull_{};            // when the last message was taken from librdkafka
   FetcherWakeup wakeup_;
+  int64_t queue_limit_bytes_ = 65536 * 1024;  // librdkafka's queued.max.messages.kbytes, in bytes
+  int64_t queue_limit_messages_ = 100000;     // and its queued.min.messages
 };
 
 }  // namespace kafka
