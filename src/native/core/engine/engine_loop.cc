@@ -41,7 +41,7 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
       redis_(config_.redis.endpoint, config_.redis.options,
              {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
               [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
-             log_fn_, [this] { update_pause(); }),
+             log_fn_, [this] { update_pause(); }, config_.redis.cluster_nodes),
       relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
   // Refreshes run as EVALSHA of one script (versioned writes).
   redis_.load_script_on_connect(std::string(kRefreshScript), std::string(kRefreshScriptSha));
