@@ -26,6 +26,8 @@ export interface NativeEngine {
 
 export interface NativeReaderOptions {
   url: string;
+  /** Redis Cluster seeds ("host:port"); absent: one node at `url`. */
+  clusterNodes?: string[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   leaseMs: number;

@@ -65,6 +65,7 @@ export interface ConsistencyStats {
 
 export interface ReadPathConfig {
   url: string;
+  cluster?: { nodes: string[] };
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   keyPrefix: string;
@@ -352,6 +353,7 @@ export class ReadPath {
     this.reader = new binding.Reader(
       {
         url, connectTimeoutMs, commandTimeoutMs, leaseMs: this.config.read.leaseMs,
+        ...(this.config.cluster ? { clusterNodes: this.config.cluster.nodes } : {}),
         markerPrefix: this.format.markerPrefix, markerSuffix: this.format.markerSuffix,
       },
       this.onResults,

@@ -33,14 +33,24 @@ export interface KafkaOptions {
 }
 
 export interface RedisOptions {
-  /** redis://[user[:password]@]host[:port][/db] or rediss://... */
-  url: string;
+  /**
+   * redis://[user[:password]@]host[:port][/db] or rediss://... Required unless `cluster` is set;
+   * with a cluster it is optional and supplies only the user and password of every node.
+   */
+  url?: string;
+  /** Redis Cluster: slots routed by key, MOVED/ASK, resharding and failover followed (README). */
+  cluster?: RedisClusterOptions;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   /** WAIT for this many replicas after every batch before it counts as acknowledged (0: off). */
   waitReplicas?: number;
   /** How long each WAIT may take; below commandTimeoutMs. */
   waitTimeoutMs?: number;
+}
+
+export interface RedisClusterOptions {
+  /** Seed nodes, "host:port": the slot map is read from the first that answers. */
+  nodes: string[];
 }
 
 export interface RefreshOptions {
@@ -119,7 +129,7 @@ export interface ResolvedCdcCacheOptions {
     config: Record<string, KafkaConfigValue>;
     prefetchBytes: number;
   };
-  redis: Required<RedisOptions>;
+  redis: Required<Omit<RedisOptions, 'cluster'>> & { cluster?: RedisClusterOptions };
   rules: Array<{
     source: string;
     invalidate: string[];
