@@ -6,7 +6,7 @@ import type { Cluster } from 'ioredis';
 import { Client } from 'pg';
 import { infraEnv } from './infra';
 import {
-  CLUSTER_NODES, RowWriter, clusterClient, clusterNodes, clusterOk, masterOf, nodePid, restartMissingNodes, waitUntil,
+  CLUSTER_NODES, RowWriter, clusterClient, clusterNodes, clusterOk, masterOf, nodePid, restartMissingNodes, settledStats, waitUntil,
 } from './redis-cluster-helpers';
 import { createInvalidator, type Invalidator } from '../../lib';
 
@@ -55,7 +55,7 @@ describe('Redis Cluster: a master killed', () => {
 
   it('follows the promoted replica and loses no delete', async () => {
     await writer.warmUp();
-    const baseline = invalidator.stats();
+    const baseline = await settledStats(invalidator);
     const victim = await masterOf(cluster, writer.ids.map((id) => `${prefix}customer:${id}`)[0]);
     const port = Number(victim.split(':')[1]);
     const replicaOf = (await clusterNodes()).find((n) => n.address === victim);
@@ -74,7 +74,7 @@ describe('Redis Cluster: a master killed', () => {
     expect(masters).toHaveLength(3);
     await writer.round();  // and it keeps working on the new topology
 
-    const stats = invalidator.stats();
+    const stats = await settledStats(invalidator);
     expect(stats.deadLettered - baseline.deadLettered).toBe(0);
     // Whether the engine met the dead master (and reconnected) or read the new map first depends on
     // timing; either way every delete above landed. (The lost-node path: cluster_transport_test.)

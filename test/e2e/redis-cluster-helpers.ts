@@ -5,6 +5,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import Redis, { Cluster } from 'ioredis';
 import { INFRA_DIR, REPO_ROOT } from './infra';
+import type { CdcCacheStats } from '../../lib';
 
 export const CLUSTER_NODES = (process.env.REDIS_CLUSTER_NODES ??
   '127.0.0.1:17100,127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105').split(',');
@@ -160,4 +161,19 @@ export class RowWriter {
   async remove(): Promise<void> {
     await this.pg.query('DELETE FROM customers WHERE id = ANY($1::int[])', [this.ids]).catch(() => undefined);
   }
+}
+
+/**
+ * stats() once the engine's snapshot (published every 100 ms) has caught up: two readings 300 ms
+ * apart agree on the counters the specs compare.
+ */
+export async function settledStats(invalidator: { stats(): CdcCacheStats }): Promise<CdcCacheStats> {
+  let last = invalidator.stats();
+  for (let i = 0; i < 100; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = invalidator.stats();
+    if (now.keysDeleted === last.keysDeleted && now.consumed === last.consumed && now.deadLettered === last.deadLettered) return now;
+    last = now;
+  }
+  return last;
 }
