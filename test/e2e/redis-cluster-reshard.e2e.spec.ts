@@ -50,9 +50,13 @@ describe('Redis Cluster: resharding under load', () => {
     cluster?.disconnect();
   });
 
-  const reshard = (from: string, to: string) =>
-    run('redis-cli', ['--cluster', 'reshard', CLUSTER_NODES[0], '--cluster-from', from, '--cluster-to', to,
+  // redis-cli refuses to reshard until every node agrees on the slots (gossip takes a moment).
+  const agreed = () => run('redis-cli', ['--cluster', 'check', CLUSTER_NODES[0]]).then(() => true, () => false);
+  const reshard = async (from: string, to: string) => {
+    await waitUntil('the nodes to agree on the configuration', agreed, 30_000);
+    await run('redis-cli', ['--cluster', 'reshard', CLUSTER_NODES[0], '--cluster-from', from, '--cluster-to', to,
       '--cluster-slots', String(SLOTS_MOVED), '--cluster-yes', '--cluster-pipeline', '50']);
+  };
 
   it(`moves ${SLOTS_MOVED} slots there and back while every change is applied`, async () => {
     await writer.warmUp();
@@ -79,6 +83,7 @@ describe('Redis Cluster: resharding under load', () => {
     await writer.round();  // and after
     expect(writer.rounds - roundsBefore).toBeGreaterThanOrEqual(3);
 
+    await waitUntil('the nodes to agree on the configuration', agreed, 30_000);
     const after = (await clusterNodes()).filter((n) => n.master && n.slots > 0);
     expect(after.map((n) => `${n.id}:${n.slots}`).sort()).toEqual(before.map((n) => `${n.id}:${n.slots}`).sort());
     await waitUntil('the cluster to be ok', clusterOk);
