@@ -75,6 +75,7 @@ describe('Redis Cluster: a master killed', () => {
     await writer.round();  // and it keeps working on the new topology
 
     const stats = await settledStats(invalidator);
+    if (process.env.CDC_TEST_LOG) console.log(logs.join("\n"));
     expect(stats.deadLettered - baseline.deadLettered).toBe(0);
     // Whether the engine met the dead master (and reconnected) or read the new map first depends on
     // timing; either way every delete above landed. (The lost-node path: cluster_transport_test.)

@@ -134,7 +134,7 @@ Status ClusterTransport::refresh_slots() {
 }
 
 void ClusterTransport::connect_at_start() {
-  Status status = refresh_slots();
+  Status status = connect_masters();
   if (status.ok()) {
     up_ = ever_connected_ = true;
     last_reply_ = Clock::now();
@@ -145,9 +145,29 @@ void ClusterTransport::connect_at_start() {
   next_attempt_ = Clock::now() + backoff_.next_delay();
 }
 
+// Up once the map is read and every master that serves slots takes commands: a killed master
+// stays in the map until its replica takes over, and is waited out meanwhile.
+Status ClusterTransport::connect_masters() {
+  Status status = refresh_slots();
+  std::vector<bool> serving(nodes_.size(), false);
+  for (int32_t owner : slot_owner_)
+    if (owner >= 0) serving[owner] = true;
+  for (size_t i = 0; status.ok() && i < nodes_.size(); ++i)
+    if (serving[i]) status = open_node(*nodes_[i]);
+  return status;
+}
+
+Status ClusterTransport::open_node(Node& node) {
+  if (node.connection.connected()) return Status::Ok();
+  Status status = node.connection.connect();
+  if (status.ok()) status = check_serving(node.connection, script_, script_sha_, log_, replies_);
+  if (!status.ok()) node.connection.disconnect();
+  return status;
+}
+
 void ClusterTransport::reconnect_if_due() {
   if (up_ || Clock::now() < next_attempt_) return;
-  Status status = refresh_slots();
+  Status status = connect_masters();
   if (!status.ok()) {
     int attempts = backoff_.attempts();
     if (attempts <= 3 || attempts % 10 == 0)
@@ -255,11 +275,7 @@ Status ClusterTransport::flush() {
 
 // Sends a node's outbox as one pipeline, a WAIT after each waiting pipeline's parts.
 Status ClusterTransport::flush_node(Node& node) {
-  if (!node.connection.connected()) {
-    Status status = node.connection.connect();
-    if (status.ok()) status = check_serving(node.connection, script_, script_sha_, log_, replies_);
-    if (!status.ok()) return status;
-  }
+  if (Status status = open_node(node); !status.ok()) return status;
   Batch batch;
   batch.parts = std::move(node.outbox);
   node.outbox.clear();

@@ -72,6 +72,8 @@ class ClusterTransport : public PipelineTransport {
   };
 
   Status refresh_slots();
+  Status connect_masters();
+  Status open_node(Node& node);
   Status read_topology(const ClusterAddress& address, ClusterTopology& topology);
   size_t node_for(const ClusterAddress& address);
   Status route(size_t index);
