@@ -70,8 +70,8 @@ describe('Redis Cluster: resharding under load', () => {
     const moves = (async () => {
       try {
         await reshard(from.id, to.id);
-        const middle = await clusterNodes();
-        expect(middle.find((n) => n.id === to.id)?.slots).toBe(to.slots + SLOTS_MOVED);
+        await waitUntil(`${SLOTS_MOVED} more slots on ${to.address}`, async () =>
+          (await clusterNodes()).find((n) => n.id === to.id)?.slots === to.slots + SLOTS_MOVED);
         await reshard(to.id, from.id);
       } finally {
         resharding = false;

@@ -240,7 +240,7 @@ Status ClusterTransport::route(size_t index) {
       p.wait_index = i;
       p.merge[i] = Merge::fewest;
       p.replies[i].kind = ReplyKind::Integer;
-      p.replies[i].integer = p.open == 0 ? policy_.wait_replicas : std::numeric_limits<int64_t>::max();
+      p.replies[i].integer = policy_.wait_replicas;  // as answered when no master gets a command
       continue;
     }
     if (!is_delete(command.argv[0]) || command.argv.size() <= 2) {
@@ -262,7 +262,7 @@ Status ClusterTransport::route(size_t index) {
     for (Command& share : shares)
       if (Status status = add_part(sequence, i, std::move(share)); !status.ok()) return status;
   }
-  if (p.waits && p.open > 0) p.replies[p.wait_index].integer = std::numeric_limits<int64_t>::max();
+  if (p.waits && p.open > 0) p.replies[p.wait_index].integer = std::numeric_limits<int64_t>::max();  // the fewest wins
   return Status::Ok();
 }
 
