@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "redis/crc16.h"
@@ -39,6 +40,20 @@ class ClusterTransportTest : public ::testing::Test {
     std::vector<Reply> copy = replies ? *replies : std::vector<Reply>{};
     if (replies) transport.pop_front();
     return copy;
+  }
+
+  // Drives the transport as the engine does (reconnect after the backoff, send, receive) until the
+  // oldest pipeline is answered; nullptr after 20 s.
+  const std::vector<Reply>* wait_for_replies(ClusterTransport& transport) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      transport.reconnect_if_due();
+      transport.send(4);
+      if (transport.up() && transport.on_wire() > 0)
+        if (const std::vector<Reply>* replies = transport.receive_front()) return replies;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return nullptr;
   }
 
   // A key of this test in `slot`'s neighbourhood: "<prefix><n>" for the first n that lands there.
@@ -145,6 +160,34 @@ TEST_F(ClusterTransportTest, AskSendsAskingOnceAndLeavesTheMap) {
   EXPECT_EQ(transport->stats().asked, 3u);  // every new command of that slot is asked again
 }
 
+TEST_F(ClusterTransportTest, TryAgainDuringAMigrationIsWaitedOut) {
+  auto transport = make_transport();
+  const std::string a = "{tryagain}a", b = "{tryagain}b";  // one slot; a exists, b does not
+  const int slot = key_hash_slot(a);
+  const int from = cluster.owner_of(slot), to = (from + 1) % 3;
+  const std::string s = std::to_string(slot);
+  ASSERT_EQ(cluster.node(from).command({"SET", a, "v"}), "OK");
+  ASSERT_EQ(cluster.node(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", cluster.id(from)}), "OK");
+  ASSERT_EQ(cluster.node(from).command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster.id(to)}), "OK");
+
+  transport->enqueue({Command{{"UNLINK", a, b}}});
+  transport->send(4);
+  EXPECT_EQ(transport->receive_front(), nullptr);  // TRYAGAIN: keys of the slot on both sides
+  EXPECT_FALSE(transport->up());
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.back().find("TRYAGAIN"), std::string::npos) << log.back();
+
+  // The migration ends: the key moves, the slot is the target's. The UNLINK then goes through.
+  ASSERT_EQ(cluster.node(from).command({"MIGRATE", "127.0.0.1", std::to_string(cluster.node(to).port()), "", "0",
+                                        "5000", "KEYS", a}),
+            "OK");
+  for (int i = 0; i < 3; ++i) cluster.node(i).command({"CLUSTER", "SETSLOT", s, "NODE", cluster.id(to)});
+  const std::vector<Reply>* replies = wait_for_replies(*transport);
+  ASSERT_NE(replies, nullptr) << (log.empty() ? "" : log.back());
+  EXPECT_EQ((*replies)[0].integer, 1);
+  EXPECT_EQ(cluster.node(to).command({"EXISTS", a}), "0");
+}
+
 TEST_F(ClusterTransportTest, WaitGoesToEveryMasterTouched) {
   auto transport = make_transport(OutagePolicy{0, 100, nullptr});
   std::vector<Command> pipeline;
@@ -180,14 +223,7 @@ TEST_F(ClusterTransportTest, ANodeLostIsWaitedOutAndTheMapReadFromAnotherNode) {
   // once it reads the map again from a node still up.
   const std::string to = cluster.id(2);
   for (int i = 1; i < 3; ++i) cluster.node(i).command({"CLUSTER", "SETSLOT", "50", "NODE", to});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  replies = nullptr;
-  while (!replies && std::chrono::steady_clock::now() < deadline) {
-    transport->reconnect_if_due();
-    transport->send(4);
-    if (transport->up() && transport->on_wire() > 0) replies = transport->receive_front();
-    if (!replies) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  replies = wait_for_replies(*transport);
   ASSERT_NE(replies, nullptr) << (log.empty() ? "" : log.back());
   EXPECT_EQ((*replies)[0].text, "OK");
   EXPECT_EQ(cluster.node(2).command({"GET", key}), "v");
