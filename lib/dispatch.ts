@@ -42,8 +42,9 @@ export class HandlerDispatcher {
 
   constructor(private readonly options: DispatcherOptions) {}
 
-  register(selector: string, handler: ChangeHandler): HandlerRegistration {
-    const registration: HandlerRegistration = { id: this.nextId++, selector, handler };
+  /** `id`: one given by the caller (onMessage handlers have ids of their own range). */
+  register(selector: string, handler: ChangeHandler, id?: number): HandlerRegistration {
+    const registration: HandlerRegistration = { id: id ?? this.nextId++, selector, handler };
     this.byId.set(registration.id, registration);
     return registration;
   }

@@ -1,7 +1,11 @@
 // cdc-cache: framework-agnostic API (no Nest dependency).
 
 export { createInvalidator, consoleLogger } from './invalidator';
-export type { Invalidator, InvalidatorState, ChangeHandler } from './invalidator';
+export type { Invalidator, InvalidatorState, ChangeHandler, OnChangeOptions } from './invalidator';
+export { changeEventId } from './messages';
+export type { Message, MessageContext, MessageDecode, MessageHandler, MessageTopicStats, OnMessageOptions } from './messages';
+export { DEFAULT_PROCESSED_TABLE, DEFAULT_ID_KEY_PREFIX } from './idempotency';
+export type { IdempotencyOptions, PgPoolLike, PgPoolClientLike } from './idempotency';
 export type { ChangeEvent, ChangeEventSource, ChangeKind, ChangeOp, CdcCacheStats, LagSummary, PartitionStats } from './types';
 export { emptyStats } from './types';
 export {
@@ -47,6 +51,8 @@ export { encodeJson, decodeJson, jsonCodec } from './read-codec';
 export type { Codec, JsonValue } from './read-codec';
 export { READ_DEFAULTS, KEYV_KEY_PREFIX } from './read-options';
 export type { ReadOptions, ReadFormat, ConsistencyOptions, ResolvedReadOptions } from './read-options';
+export { MessageProducer, MESSAGE_ID_HEADER, DEFAULT_MAX_QUEUED } from './producer';
+export type { PublishMessage, PublishResult, PublishValue } from './producer';
 export { createTable, Table, TableNotReadyError, resolveTableOptions, TABLE_DEFAULTS } from './table';
 export type {
   TableOptions,

@@ -6,7 +6,6 @@ import { HandlerDispatcher, type ChangeHandler } from './dispatch';
 import { CdcCacheConfigError } from './errors';
 import { loadNative, type NativeEngine, type NativeEngineCallbacks } from './native';
 import {
-  toNativeConfig,
   validateOptions,
   validateSelector,
   type CdcCacheLogger,
@@ -14,6 +13,10 @@ import {
   type LogLevel,
   type ResolvedCdcCacheOptions,
 } from './options';
+import { MessageGroupEngines, nativeConfigWithMessages } from './message-groups';
+import { MessageHandlers, type MessageContext, type MessageHandler, type MessageTopicStats, type OnMessageOptions } from './messages';
+import type { IdempotencyOptions } from './idempotency';
+import { MessageProducer, type PublishMessage, type PublishResult } from './producer';
 import { ReadPath, type GetOrLoadOptions } from './read-path';
 import { createRedactor, redactDeep, redactOptions, type Redactor } from './redact';
 import { emptyStats, type CdcCacheStats, type ChangeEvent } from './types';
@@ -43,7 +46,20 @@ export interface Invalidator {
    * start(). A handler's promise gates its events' offsets; after handlers.attempts failures the
    * batch is dead-lettered.
    */
-  onChange(selector: string, handler: ChangeHandler): void;
+  onChange(selector: string, handler: ChangeHandler, options?: OnChangeOptions): void;
+  /**
+   * Registers a handler for the application messages of `topic` (consumed as such, never decoded
+   * as Debezium). Only before start(). Batches per partition, in order; the promise gates the
+   * commit; failures are retried (handlers.attempts), then dead-lettered.
+   */
+  onMessage<T = unknown>(topic: string, handler: MessageHandler<T>, options?: OnMessageOptions): void;
+  /** Per topic: consumed, handled, duplicates skipped, retried, dead-lettered, lag (onMessage, and onChange with idempotency). */
+  messageStats(): Record<string, MessageTopicStats>;
+  /**
+   * Publishes application messages through an idempotent producer (acks=all); resolves with one
+   * {partition, offset} per message once Kafka acknowledged them all. Works before start() too.
+   */
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]>;
   /** Running, Kafka consumer subscribed and Redis connected, as reported by the engine. */
   isHealthy(): boolean;
   /** Lifecycle state. */
@@ -52,6 +68,11 @@ export interface Invalidator {
   selectors(): string[];
   /** The resolved options with secrets redacted (for diagnostics). */
   describeOptions(): Omit<ResolvedCdcCacheOptions, 'logger'>;
+}
+
+export interface OnChangeOptions {
+  /** Skip change events already processed, by their source position (never their Kafka offset). */
+  idempotency?: IdempotencyOptions;
 }
 
 /** @internal Seams for unit tests of the TypeScript layer; not part of the public API. */
@@ -89,6 +110,9 @@ class NativeInvalidator implements Invalidator {
   private stopPromise: Promise<void> | undefined;
   private locked = false;
   private readonly readPath: ReadPath;
+  private readonly producer: MessageProducer;
+  private readonly messages: MessageHandlers;
+  private groups: MessageGroupEngines | undefined;
 
   constructor(
     options: CdcCacheOptions,
@@ -114,6 +138,21 @@ class NativeInvalidator implements Invalidator {
       pipelineLagMs: () => this.pipelineLagMs(),
       redact: this.redact,
     });
+    this.messages = new MessageHandlers({
+      attempts: this.resolved.handlers.attempts,
+      retryDelayMs: this.resolved.handlers.retryDelayMs,
+      redis: this.resolved.redis,
+      log: (level, message) => this.log(level, message),
+    });
+    this.producer = new MessageProducer({
+      brokers: this.resolved.kafka.brokers,
+      config: this.resolved.kafka.config,
+      log: (level, message) => this.log(level, `producer: ${message}`),
+    });
+  }
+
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]> {
+    return this.producer.publish(topic, messages);
   }
 
   getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T> {
@@ -140,7 +179,7 @@ class NativeInvalidator implements Invalidator {
     }
   }
 
-  onChange(selector: string, handler: ChangeHandler): void {
+  onChange(selector: string, handler: ChangeHandler, options: OnChangeOptions = {}): void {
     if (this.locked) {
       throw new Error(`cdc-cache: onChange("${this.redact(String(selector))}") must be called before start()`);
     }
@@ -148,7 +187,21 @@ class NativeInvalidator implements Invalidator {
     if (typeof handler !== 'function') {
       throw new CdcCacheConfigError([{ path: 'onChange handler', message: 'onChange handler: expected a function' }]);
     }
-    this.dispatcher.register(selector, handler);
+    const idempotency = options?.idempotency;
+    this.dispatcher.register(
+      selector,
+      idempotency ? this.messages.idempotentChangeHandler(idempotency, handler as (e: ChangeEvent[], c: MessageContext) => void) : handler,
+    );
+  }
+
+  onMessage<T = unknown>(topic: string, handler: MessageHandler<T>, options?: OnMessageOptions): void {
+    if (this.locked) throw new Error(`cdc-cache: onMessage("${this.redact(String(topic))}") must be called before start()`);
+    this.messages.register(topic, handler, options);
+  }
+
+  messageStats(): Record<string, MessageTopicStats> {
+    const partitions = [...(this.engine?.stats().partitions ?? []), ...(this.groups?.partitions() ?? [])];
+    return this.messages.stats((topic) => partitions.filter((p) => p.topic === topic).reduce((sum, p) => sum + p.lag, 0));
   }
 
   selectors(): string[] {
@@ -174,10 +227,25 @@ class NativeInvalidator implements Invalidator {
 
   private async doStart(): Promise<void> {
     const jsHandlers = this.dispatcher.registrations().map((r) => ({ id: r.id, source: r.selector }));
-    const configJson = JSON.stringify(toNativeConfig(this.resolved, jsHandlers));
+    this.messages.normaliseGroups(this.resolved.kafka.groupId);
+    if (!this.resolved.kafka.topics && !this.resolved.kafka.topicPattern && this.messages.nativeSpecs(undefined).length === 0) {
+      this.currentState = 'idle';
+      this.startPromise = undefined;
+      throw new CdcCacheConfigError([{
+        path: 'kafka',
+        message: 'kafka: expected exactly one of topics or topicPattern, got neither (or onMessage handlers in kafka.groupId)',
+      }]);
+    }
+    const configJson = JSON.stringify(nativeConfigWithMessages(this.resolved, jsHandlers, this.messages.nativeSpecs(undefined)));
+    const messageDispatcher = this.messages.dispatcherFor(undefined, (token, ok, reason) => {
+      if (!this.engine) throw new Error('engine is gone');
+      if (reason === undefined) this.engine.ack(token, ok);
+      else this.engine.ack(token, ok, this.redact(reason));
+    });
     const callbacks: NativeEngineCallbacks = {
       onEvents: (token, handlerId, events) => {
-        void this.dispatcher.dispatch(token, handlerId, events as ChangeEvent[]);
+        if (this.messages.owns(handlerId)) void messageDispatcher.dispatch(token, handlerId, events as ChangeEvent[]);
+        else void this.dispatcher.dispatch(token, handlerId, events as ChangeEvent[]);
       },
       onLog: (level, message) => this.log(level, message),
     };
@@ -187,6 +255,7 @@ class NativeInvalidator implements Invalidator {
         this.internals.engineFactory ??
         ((json: string, cb: NativeEngineCallbacks) => new (loadNative().Engine)(json, cb));
       engine = factory(configJson, callbacks);
+      this.groups = new MessageGroupEngines(this.resolved, this.messages, factory, (level, message) => this.log(level, message));
     } catch (error) {
       this.currentState = 'idle';
       this.startPromise = undefined;
@@ -197,10 +266,11 @@ class NativeInvalidator implements Invalidator {
     this.engine = engine;
     try {
       await engine.start();
+      await this.groups?.start();
     } catch (error) {
       this.log('error', `start failed: ${errorMessage(error)}`);
       try {
-        await engine.stop();
+        await Promise.all([engine.stop(), this.groups?.stop()]);
       } catch {
         // already failing; the start error is the one to report
       }
@@ -232,7 +302,7 @@ class NativeInvalidator implements Invalidator {
       }
     }
     this.locked = true;
-    await this.readPath.close();
+    await Promise.all([this.readPath.close(), this.producer.close()]);
     const engine = this.engine;
     if (!engine) {
       this.currentState = 'stopped';
@@ -242,8 +312,9 @@ class NativeInvalidator implements Invalidator {
     try {
       // The engine stops fetching, then waits for the acks of batches already handed to handlers
       // (they keep running here) and for Redis, commits and leaves the group.
-      await Promise.all([engine.stop(), this.dispatcher.drain()]);
+      await Promise.all([engine.stop(), this.groups?.stop(), this.dispatcher.drain()]);
       await this.dispatcher.drain();
+      await this.messages.close();
       this.log('info', 'stopped');
     } finally {
       this.currentState = 'stopped';
@@ -283,13 +354,13 @@ class NativeInvalidator implements Invalidator {
 
   stats(): CdcCacheStats {
     const engine = this.engine ? redactDeep(this.engine.stats(), this.redact) : emptyStats();
-    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats() };
+    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats(), messages: this.messageStats() };
   }
 
   isHealthy(): boolean {
     if (this.currentState !== 'running' || !this.engine) return false;
     try {
-      return this.engine.stats().healthy === true;
+      return this.engine.stats().healthy === true && (this.groups?.healthy() ?? true);
     } catch {
       return false;
     }

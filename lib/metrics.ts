@@ -2,6 +2,7 @@
 // prom-client stays an optional peer dependency. Values come from stats() snapshots taken when
 // Prometheus scrapes (collect()); nothing runs between scrapes.
 
+import { registerMessageMetrics } from './message-metrics';
 import type { CdcCacheStats } from './types';
 
 /** Anything with a stats() snapshot: an Invalidator or the Nest CacheInvalidationService. */
@@ -59,7 +60,7 @@ const SKIP_REASON_LABEL: Record<(typeof SKIP_REASONS)[number], string> = {
 
 // What every metric definition below needs: prom-client, names, constant labels, the scrape's
 // snapshot, and the registration (which also records the name for unregister()).
-interface MetricContext {
+export interface MetricContext {
   prom: PromClient;
   prefix: string;
   constLabels: Record<string, string>;
@@ -195,6 +196,7 @@ function registerMetrics(ctx: MetricContext): void {
   consumerLagGauge(ctx);
   endToEndLagGauge(ctx);
   registerReadMetrics(ctx);
+  registerMessageMetrics(ctx);
 }
 
 // The read side (getOrLoad) and its consistency probe.

@@ -52,6 +52,22 @@ export interface NativeReaderConstructor {
   ): NativeReader;
 }
 
+/** The application producer behind publish() (src/native/addon/producer.cc). */
+export interface NativeProducer {
+  publish(
+    messages: Array<{ topic: string; key: Buffer | string | null; value: Buffer | string | null; headers: Array<[string, Buffer | string]> }>,
+  ): Promise<Array<{ partition: number; offset: string }>>;
+  close(): Promise<void>;
+  queued(): number;
+}
+
+export interface NativeProducerConstructor {
+  new (
+    settings: { brokers: string; properties: Array<[string, string]>; maxQueued: number },
+    onLog?: (level: NativeLogLevel, message: string) => void,
+  ): NativeProducer;
+}
+
 export interface NativeEngineConstructor {
   new (configJson: string, callbacks: NativeEngineCallbacks): NativeEngine;
 }
@@ -61,6 +77,8 @@ export interface NativeBinding {
   explain(rulesJson: string, value: Buffer | null, key: Buffer | null): string;
   /** Absent in builds older than the read side. */
   Reader?: NativeReaderConstructor;
+  /** Absent in builds older than publish(). */
+  Producer?: NativeProducerConstructor;
 }
 
 export const PACKAGE_NAME = 'cdc-cache';

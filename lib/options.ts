@@ -347,9 +347,8 @@ function checkKafka(c: Checker, value: unknown): ResolvedCdcCacheOptions['kafka'
 
   const hasTopics = value.topics !== undefined;
   const hasPattern = value.topicPattern !== undefined;
-  if (hasTopics === hasPattern) {
-    c.fail('kafka', hasTopics ? 'expected exactly one of topics or topicPattern, got both' : 'expected exactly one of topics or topicPattern, got neither');
-  }
+  // Neither: only onMessage topics, checked at start() once handlers are registered.
+  if (hasTopics && hasPattern) c.fail('kafka', 'expected exactly one of topics or topicPattern, got both');
   const topics = hasTopics ? checkTopics(c, value.topics) : undefined;
   const topicPattern = hasPattern ? checkTopicPattern(c, value.topicPattern) : undefined;
   const config = checkKafkaConfig(c, value.config);

@@ -75,6 +75,7 @@ export interface PartitionStats {
 /** A snapshot of the engine's counters (all cumulative since start unless noted). */
 export type { ReadStats, ConsistencyStats } from './read-path';
 import type { ConsistencyStats, ReadStats } from './read-path';
+import type { MessageTopicStats } from './messages';
 
 export interface CdcCacheStats {
   running: boolean;
@@ -122,6 +123,8 @@ export interface CdcCacheStats {
   read: ReadStats;
   /** Leases and the consistency probe: the numbers to alert on (stale). */
   consistency: ConsistencyStats;
+  /** Per topic, for onMessage handlers (and onChange handlers with idempotency). */
+  messages?: Record<string, MessageTopicStats>;
 }
 
 /** The stats of an invalidator that is not running. */
@@ -151,5 +154,6 @@ export function emptyStats(): CdcCacheStats {
       roundTrips: 0, connected: false, probesInFlight: 0,
     },
     consistency: { checked: 0, stale: 0, fillsRefused: 0, leaseWaits: 0, coalesced: 0 },
+    messages: {},
   };
 }

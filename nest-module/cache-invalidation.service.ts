@@ -21,8 +21,11 @@ import type { CdcCacheLogger, CdcCacheOptions, ResolvedCdcCacheOptions } from '.
 import type { CdcCacheStats } from '../lib/types';
 import { CACHE_INVALIDATION_OPTIONS } from './cache-invalidation.module-definition';
 import { ON_CHANGE_METADATA } from './on-change.decorator';
+import { onChangeOptions, registerMessageMethod } from './message-explorer';
 import { CACHED_METADATA, type CachedOptions } from './cached.decorator';
 import type { GetOrLoadOptions } from '../lib/read-path';
+import type { PublishMessage, PublishResult } from '../lib/producer';
+import type { MessageHandler, MessageTopicStats, OnMessageOptions } from '../lib/messages';
 
 export interface RegisteredChangeHandler {
   selector: string;
@@ -83,6 +86,11 @@ export class CacheInvalidationService
     return this.invalidator.stats();
   }
 
+  /** Publishes application messages (idempotent producer, acks=all); see Invalidator.publish. */
+  publish(topic: string, messages: PublishMessage[]): Promise<PublishResult[]> {
+    return this.invalidator.publish(topic, messages);
+  }
+
   /** The cached value of `key`, or the loader's, filled under a lease (see Invalidator.getOrLoad). */
   getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: GetOrLoadOptions<T>): Promise<T> {
     return this.invalidator.getOrLoad(key, loader, options);
@@ -90,6 +98,17 @@ export class CacheInvalidationService
 
   isHealthy(): boolean {
     return this.invalidator.isHealthy();
+  }
+
+  /** Registers an application-message handler by hand (before the application bootstraps). */
+  onMessage<T = unknown>(topic: string, handler: MessageHandler<T>, options?: OnMessageOptions): void {
+    this.invalidator.onMessage(topic, handler, options);
+    this.handlers.push({ selector: `message:${topic}`, target: 'manual' });
+  }
+
+  /** Per-topic counters of application messages. */
+  messageStats(): Record<string, MessageTopicStats> {
+    return this.invalidator.messageStats();
   }
 
   /** Registers a handler by hand (before the application bootstraps). */
@@ -155,15 +174,21 @@ export class CacheInvalidationService
         const method = (instance as Record<string, unknown>)[methodName];
         if (typeof method !== 'function') continue;
         this.wrapCached(instance as Record<string, unknown>, methodName, method as (...args: unknown[]) => unknown, wrapper);
+        const target = `${(instance as object).constructor?.name ?? 'anonymous'}.${methodName}`;
+        const eligible = wrapper.isDependencyTreeStatic() && !wrapper.isTransient;
+        const fn = method as (...args: unknown[]) => unknown;
+        for (const topic of registerMessageMethod(this.reflector, this.invalidator, instance, fn, target, eligible, this.logger)) {
+          this.handlers.push({ selector: `message:${topic}`, target });
+        }
         const selectors = this.reflector.get<string[] | undefined>(ON_CHANGE_METADATA, method);
         if (!selectors || selectors.length === 0) continue;
-        const target = `${(instance as object).constructor?.name ?? 'anonymous'}.${methodName}`;
-        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+        if (!eligible) {
           this.logger.warn(`@OnChange on ${target} ignored: request-scoped and transient providers are not supported`);
           continue;
         }
+        const options = onChangeOptions(this.reflector, fn);
         for (const selector of selectors) {
-          this.invalidator.onChange(selector, (events) => (method as ChangeHandler).call(instance, events));
+          this.invalidator.onChange(selector, (events, ...rest: unknown[]) => (method as (...a: unknown[]) => unknown).call(instance, events, ...rest) as void, options);
           this.handlers.push({ selector, target });
         }
       }

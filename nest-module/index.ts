@@ -13,6 +13,7 @@ export type {
   CacheInvalidationModuleAsyncOptions,
 } from './cache-invalidation.module-definition';
 export { OnChange, ON_CHANGE_METADATA } from './on-change.decorator';
+export { OnMessage, ON_MESSAGE_METADATA } from './on-message.decorator';
 export { Cached, CACHED_METADATA } from './cached.decorator';
 export type { CachedOptions } from './cached.decorator';
 export { CacheInvalidationMetrics, CACHE_INVALIDATION_METRICS_REGISTRY } from './metrics';
@@ -30,5 +31,12 @@ export type {
   GetOrLoadOptions,
   ReadOptions,
   Codec,
+  Message,
+  MessageContext,
+  MessageTopicStats,
+  OnMessageOptions,
+  IdempotencyOptions,
+  PublishMessage,
+  PublishResult,
 } from '../lib/index';
 export { CdcCacheConfigError } from '../lib/errors';

@@ -71,6 +71,27 @@ describe('examples/nestjs', () => {
     }
   });
 
+  it('users flow: the same POST /users twice (one message id) gives one row and a counted duplicate', async () => {
+    const messageId = `req-${randomUUID()}`;
+    const post = () =>
+      fetch(`${baseUrl}/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-message-id': messageId },
+        body: JSON.stringify({ name: 'Grace', email: `grace.${messageId}@example.com` }),
+      }).then((r) => r.json() as Promise<Record<string, any>>);
+    const first = await post();
+    expect(first).toMatchObject({ messageId, partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/) });
+    await waitUntil('the user row', async () => (await getJson(`${baseUrl}/users/${messageId}`)).rows.length === 1);
+    // users.created has one partition: once this row exists, older messages were all processed.
+    const before = (await getJson(`${baseUrl}/users/${messageId}`)).stats;
+    const second = await post();
+    expect(BigInt(second.offset)).toBeGreaterThan(BigInt(first.offset));  // the broker has it twice
+    await waitUntil('the duplicate to be counted', async () => (await getJson(`${baseUrl}/users/${messageId}`)).stats.duplicates === before.duplicates + 1);
+    const after = await getJson(`${baseUrl}/users/${messageId}`);
+    expect(after.rows).toHaveLength(1);
+    expect(after.stats.handled).toBe(before.handled);
+  });
+
   it('runs the scripted walk-through of npm run demo to success', () => {
     const walk = spawnSync(process.execPath, ['examples/nestjs/dist/walkthrough.js'], {
       cwd: root,

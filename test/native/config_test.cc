@@ -132,6 +132,25 @@ TEST(ConfigTest, ErrorsNameThePath) {
             "redis.connectTimeoutMs: expected an integer between 1 and 600000");
 }
 
+TEST(ConfigTest, MessageHandlersMakeTopicsOptional) {
+  const std::string without_topics = variant(R"("topics": ["dbserver1.public.customers"],)", "");
+  EXPECT_EQ(error_of(without_topics), "kafka: exactly one of topics and topicPattern is required (or message handlers)");
+  std::string json = without_topics;
+  json.insert(json.rfind('}'), R"(, "messageHandlers": [{"id": 1000000, "topic": "users.created", "decode": "utf8"},
+                                                       {"id": 1000001, "topic": "orders"}])");
+  EngineConfig config;
+  ASSERT_TRUE(parse_engine_config(json, config).ok()) << error_of(json);
+  EXPECT_TRUE(config.kafka.topics.empty());
+  ASSERT_EQ(config.message_handlers.size(), 2u);
+  EXPECT_EQ(config.message_handlers[0].id, 1000000);
+  EXPECT_EQ(config.message_handlers[0].topic, "users.created");
+  EXPECT_EQ(config.message_handlers[0].decode, MessageDecode::utf8);
+  EXPECT_EQ(config.message_handlers[1].decode, MessageDecode::json);  // the default
+  std::string bad = json;
+  bad.replace(bad.find(R"("utf8")"), 6, R"("xml")");
+  EXPECT_EQ(error_of(bad), "messageHandlers[0].decode: expected \"json\", \"utf8\" or \"buffer\"");
+}
+
 TEST(ConfigTest, UnknownFieldsAreRejected) {
   EXPECT_EQ(error_of(variant(R"("keyPrefix")", R"("keyPrefx": 1, "keyPrefix")")), "keyPrefx: unknown field");
   EXPECT_EQ(error_of(variant(R"("groupId": "g")", R"("groupId": "g", "group": "x")")), "kafka.group: unknown field");

@@ -111,6 +111,18 @@ TEST_F(LeaseClientTest, MissLeaseFillThenHit) {
   EXPECT_EQ(reader.call(ReadOp::acquire, "k").outcome, ReadOutcome::hit);
 }
 
+// onMessage's Redis idempotency store: an id is recorded once (SET NX PX), with its expiry.
+TEST_F(LeaseClientTest, RecordSetsOnceWithItsExpiry) {
+  Reader reader(redis_.url());
+  EXPECT_EQ(reader.call(ReadOp::record, "id:1", "", "1", 60000).outcome, ReadOutcome::filled);
+  EXPECT_EQ(reader.call(ReadOp::record, "id:1", "", "1", 60000).outcome, ReadOutcome::refused);
+  EXPECT_EQ(reader.call(ReadOp::get, "id:1").outcome, ReadOutcome::hit);
+  Direct direct(redis_.port());
+  int64_t ttl = std::stoll(direct.run({"PTTL", "id:1"}));
+  EXPECT_GT(ttl, 50000);
+  EXPECT_LE(ttl, 60000);
+}
+
 TEST_F(LeaseClientTest, InvalidationBetweenLeaseAndFillRefusesTheFill) {
   Reader reader(redis_.url());
   Direct direct(redis_.port());

@@ -101,3 +101,16 @@ describe('createPrometheusCollector: the read side', () => {
     expect(text).toContain('cdc_cache_consistency_stale_total 1');
   });
 });
+
+describe('createPrometheusCollector: application messages', () => {
+  it('exposes per-topic message outcomes and lag', async () => {
+    const registry = new Registry();
+    const messages = { 'users.created': { consumed: 5, handled: 3, duplicates: 2, retried: 1, deadLettered: 0, lag: 4 } };
+    createPrometheusCollector({ stats: () => stats({ messages }) }, { registry });
+    const text = await registry.metrics();
+    expect(text).toContain('cdc_cache_messages_total{topic="users.created",outcome="consumed"} 5');
+    expect(text).toContain('cdc_cache_messages_total{topic="users.created",outcome="duplicate"} 2');
+    expect(text).toContain('cdc_cache_messages_total{topic="users.created",outcome="retried"} 1');
+    expect(text).toContain('cdc_cache_messages_lag{topic="users.created"} 4');
+  });
+});

@@ -126,7 +126,6 @@ describe('validateOptions: errors name the option path and what was expected', (
     ['empty brokers', () => validOptions({ kafka: { brokers: '', groupId: 'g', topics: ['t'] } }), 'kafka.brokers: expected at least one broker'],
     ['broker with a space', () => validOptions({ kafka: { brokers: ['a:1', 'b c:2'], groupId: 'g', topics: ['t'] } }), 'kafka.brokers[1]: expected a broker address'],
     ['topics and topicPattern', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g', topics: ['t'], topicPattern: '^t' } }), 'kafka: expected exactly one of topics or topicPattern, got both'],
-    ['neither topics nor topicPattern', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g' } }), 'kafka: expected exactly one of topics or topicPattern, got neither'],
     ['empty topics', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g', topics: [] } }), 'kafka.topics: expected at least 1 entry'],
     ['bad topic name', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g', topics: ['ok', 'bad topic'] } }), 'kafka.topics[1]: expected a Kafka topic name'],
     ['duplicate topic', () => validOptions({ kafka: { brokers: 'k:1', groupId: 'g', topics: ['t', 't'] } }), 'kafka.topics[1]: duplicate topic "t"'],

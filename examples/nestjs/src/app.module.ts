@@ -4,6 +4,7 @@ import { EXAMPLE_CONFIG, ExampleConfig, SOURCES, loadConfig } from './config';
 import { CustomerCache } from './customer-cache';
 import { CustomerChangesListener } from './customer-changes.listener';
 import { InvoicesController } from './invoices.controller';
+import { UsersConsumer, UsersController } from './users';
 
 const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
 
@@ -18,7 +19,9 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
             brokers: config.kafkaBrokers,
             groupId: config.groupId ?? source.groupId,
             topics: [source.topic],
-            ...(config.startAtEnd ? { config: { 'auto.offset.reset': 'latest' } } : {}),
+            // users.created is created by the first publish; the consumer may ask for it first.
+            // A consumer learns of a topic created after it subscribed at its next metadata refresh.
+            config: { 'allow.auto.create.topics': true, 'topic.metadata.refresh.interval.ms': 2000, ...(config.startAtEnd ? { 'auto.offset.reset': 'latest' } : {}) },
           },
           redis: { url: config.redisUrl },
           keyPrefix: source.keyPrefix,
@@ -28,7 +31,7 @@ const configProvider = { provide: EXAMPLE_CONFIG, useFactory: loadConfig };
       },
     }),
   ],
-  controllers: [InvoicesController],
-  providers: [configProvider, CustomerCache, CustomerChangesListener],
+  controllers: [InvoicesController, UsersController],
+  providers: [configProvider, CustomerCache, CustomerChangesListener, UsersConsumer],
 })
 export class AppModule {}

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "app_messages.h"
+#include "producer.h"
 #include "reader.h"
 #include "table.h"
 #include "explain/explain.h"
@@ -175,7 +177,9 @@ void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* raw) {
         if (!bridge->on_events.IsEmpty())
           bridge->on_events.Call({Napi::Number::New(env, static_cast<double>(message->token)),
                                   Napi::Number::New(env, static_cast<double>(message->handler_id)),
-                                  events_to_js(env, message->events)});
+                                  !message->events.empty() && message->events[0].application
+                                      ? cdc_addon::app_messages_to_js(env, message->events)
+                                      : events_to_js(env, message->events)});
         break;
       case Message::Kind::started:
         if (bridge->start_deferred) {
@@ -513,6 +517,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("explain", Napi::Function::New<Explain>(env, "explain"));
   cdc_addon::RegisterReader(env, exports);
   cdc_addon::register_table(env, exports);
+  cdc_addon::register_producer(env, exports);
   return exports;
 }
 

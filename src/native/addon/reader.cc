@@ -180,7 +180,9 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     for (uint32_t i = 0; i < requests.size(); ++i) {
       cdc::ReadRequest& request = requests[i];
       uint32_t at = i * kStride;
-      request.op = static_cast<cdc::ReadOp>(ops.Get(at).As<Napi::Number>().Int32Value());
+      const int32_t op = ops.Get(at).As<Napi::Number>().Int32Value();
+      if (op < 0 || op > static_cast<int32_t>(cdc::ReadOp::record)) throw Napi::TypeError::New(env, "submit(ops): unknown op");
+      request.op = static_cast<cdc::ReadOp>(op);
       request.id = static_cast<uint64_t>(ops.Get(at + 1).As<Napi::Number>().Int64Value());
       request.key = ops.Get(at + 2).As<Napi::String>().Utf8Value();
       Napi::Value token = ops.Get(at + 3), value = ops.Get(at + 4), ttl = ops.Get(at + 5);

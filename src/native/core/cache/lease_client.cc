@@ -36,7 +36,8 @@ const char* script_of(ReadOp op) {
     case ReadOp::acquire: return kAcquire;
     case ReadOp::fill: return kFill;
     case ReadOp::release: return kRelease;
-    case ReadOp::get: break;
+    case ReadOp::get:
+    case ReadOp::record: break;
   }
   return nullptr;
 }
@@ -143,6 +144,8 @@ void LeaseClient::Shared::load_scripts() {
 
 Command LeaseClient::Shared::command_for(const ReadRequest& request, const std::string& token, bool eval) const {
   if (request.op == ReadOp::get) return Command{{"GET", request.key}};
+  if (request.op == ReadOp::record)
+    return Command{{"SET", request.key, request.value, "NX", "PX", std::to_string(std::max<int64_t>(1, request.ttl_ms))}};
   const std::string& sha = shas[static_cast<int>(request.op)];
   Command command;
   std::vector<std::string>& argv = command.argv;
@@ -191,6 +194,9 @@ ReadResult LeaseClient::Shared::interpret(const ReadRequest& request, const std:
       break;
     case ReadOp::release:
       result.outcome = reply.integer == 1 ? ReadOutcome::released : ReadOutcome::refused;
+      break;
+    case ReadOp::record:
+      result.outcome = reply.kind == ReplyKind::Status ? ReadOutcome::filled : ReadOutcome::refused;
       break;
   }
   return result;

@@ -26,7 +26,9 @@
 
 namespace cdc {
 
-enum class ReadOp : uint8_t { get = 0, acquire = 1, fill = 2, release = 3 };
+// record: SET key value NX PX ttl (an idempotency id, onMessage): filled when set, refused when
+// the key already existed.
+enum class ReadOp : uint8_t { get = 0, acquire = 1, fill = 2, release = 3, record = 4 };
 
 enum class ReadOutcome : uint8_t {
   hit = 0,      // get/acquire: `value` holds the cached bytes

@@ -125,8 +125,7 @@ Status parse_kafka(element value, KafkaSettings& out) {
   element topics, pattern;
   bool has_topics = lookup(kafka, "topics", topics);
   bool has_pattern = lookup(kafka, "topicPattern", pattern);
-  if (has_topics == has_pattern)
-    return path_error("kafka", "exactly one of topics and topicPattern is required");
+  if (has_topics && has_pattern) return path_error("kafka", "exactly one of topics and topicPattern is required");
   if (has_topics) {
     if (topics.type() != element_type::ARRAY) return path_error("kafka.topics", "expected a non-empty array of strings");
     size_t index = 0;
@@ -138,7 +137,7 @@ Status parse_kafka(element value, KafkaSettings& out) {
       out.topics.push_back(std::move(name));
     }
     if (out.topics.empty()) return path_error("kafka.topics", "expected a non-empty array of strings");
-  } else {
+  } else if (has_pattern) {  // neither: only message handlers' topics (checked once they are parsed)
     if (!(st = get_non_empty_string(pattern, "kafka.topicPattern", out.topic_pattern)).ok()) return st;
     // librdkafka treats a subscription as a regex only when it starts with '^'.
     if (out.topic_pattern[0] != '^') out.topic_pattern.insert(out.topic_pattern.begin(), '^');
@@ -240,6 +239,38 @@ Status parse_js_handlers(element value, std::vector<JsHandlerSpec>& out) {
   return Status::Ok();
 }
 
+Status parse_message_handlers(element value, std::vector<MessageHandlerSpec>& out) {
+  if (value.type() != element_type::ARRAY) return path_error("messageHandlers", "expected an array");
+  size_t index = 0;
+  simdjson::dom::array handlers = value.get_array().value_unsafe();
+  for (element item : handlers) {
+    std::string path = "messageHandlers[" + std::to_string(index++) + "]";
+    object handler;
+    Status st = get_object(item, path, handler);
+    if (!st.ok()) return st;
+    if (!(st = check_known_fields(handler, path, {"id", "topic", "decode"})).ok()) return st;
+    MessageHandlerSpec spec;
+    element field;
+    if (!lookup(handler, "id", field)) return path_error(path + ".id", "expected an integer");
+    if (!(st = get_int(field, path + ".id", int64_t{0}, int64_t{1} << 53, spec.id)).ok()) return st;
+    if (!lookup(handler, "topic", field)) return path_error(path + ".topic", "expected a non-empty string");
+    if (!(st = get_non_empty_string(field, path + ".topic", spec.topic)).ok()) return st;
+    std::string decode = "json";
+    if (lookup(handler, "decode", field) && !(st = get_string(field, path + ".decode", decode)).ok()) return st;
+    if (decode == "json") {
+      spec.decode = MessageDecode::json;
+    } else if (decode == "utf8") {
+      spec.decode = MessageDecode::utf8;
+    } else if (decode == "buffer") {
+      spec.decode = MessageDecode::buffer;
+    } else {
+      return path_error(path + ".decode", "expected \"json\", \"utf8\" or \"buffer\"");
+    }
+    out.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
 // Rules and how their keys become commands: rules, keyPrefix, deleteCommand.
 Status parse_rule_settings(object top, EngineConfig& out) {
   element field;
@@ -317,7 +348,7 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
   object top = root.get_object().value_unsafe();
   Status st = check_known_fields(top, "", {"kafka", "redis", "rules", "keyPrefix", "deleteCommand",
                                            "deadLetterTopic", "batch", "commitIntervalMs", "handlers",
-                                           "jsHandlers"});
+                                           "jsHandlers", "messageHandlers"});
   if (!st.ok()) return st;
 
   element field;
@@ -331,6 +362,10 @@ Status parse_engine_config(std::string_view json, EngineConfig& out) {
     return st;
   if (!(st = parse_flow_settings(top, out)).ok()) return st;
   if (lookup(top, "jsHandlers", field) && !(st = parse_js_handlers(field, out.js_handlers)).ok()) return st;
+  if (lookup(top, "messageHandlers", field) && !(st = parse_message_handlers(field, out.message_handlers)).ok())
+    return st;
+  if (out.kafka.topics.empty() && out.kafka.topic_pattern.empty() && out.message_handlers.empty())
+    return path_error("kafka", "exactly one of topics and topicPattern is required (or message handlers)");
   return Status::Ok();
 }
 

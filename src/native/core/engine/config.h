@@ -48,6 +48,15 @@ struct JsHandlerSpec {
   std::string source;  // glob over event.source.name, as for rules
 };
 
+// An onMessage handler: every message of `topic` goes to it as an application message (never
+// decoded as Debezium), its value decoded as `decode` says.
+enum class MessageDecode : uint8_t { json, utf8, buffer };
+struct MessageHandlerSpec {
+  int64_t id = 0;
+  std::string topic;
+  MessageDecode decode = MessageDecode::json;
+};
+
 struct EngineConfig {
   KafkaSettings kafka;
   RedisSettings redis;
@@ -58,6 +67,7 @@ struct EngineConfig {
   int commit_interval_ms = default_of(option_limits::commit_interval_ms);
   HandlerSettings handlers;
   std::vector<JsHandlerSpec> js_handlers;
+  std::vector<MessageHandlerSpec> message_handlers;
 };
 
 // Parses and validates the engine config JSON. Errors name the path

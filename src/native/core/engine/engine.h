@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -28,6 +29,15 @@ struct HandlerEvent {
   int32_t partition = 0;
   int64_t offset = 0;
   int64_t timestamp_ms = -1;  // Kafka message timestamp, -1 when unknown
+
+  // An application message (onMessage topics), not a Debezium event: the fields above other than
+  // topic/partition/offset/timestamp are unused, and key_json holds the key's bytes.
+  bool application = false;
+  uint8_t decode = 0;          // MessageDecode
+  bool has_value = false;      // false: a null value (tombstone)
+  std::string value;           // the bytes; for json, the text with unsafe integers quoted
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string id;              // the message-id header, else topic/partition/offset
 };
 
 // From a message's Kafka append (or its source commit) to when it was finished: its Redis effects

@@ -42,7 +42,9 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
              {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
               [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
              log_fn_, [this] { update_pause(); }, config_.redis.cluster_nodes),
+      app_messages_(config_.message_handlers),
       relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
+  for (const MessageHandlerSpec& spec : config_.message_handlers) handlers_.add_application_handler(spec.id);
   // Refreshes run as EVALSHA of one script (versioned writes).
   redis_.load_script_on_connect(std::string(kRefreshScript), std::string(kRefreshScriptSha));
 }
@@ -65,9 +67,7 @@ Status EngineLoop::setup() {
   st = RuleSet::compile(config_.rules, config_.rule_options, rules_);
   if (!st.ok()) return st;
 
-  std::vector<std::string> subscription = config_.kafka.topics;
-  if (subscription.empty()) subscription.push_back(config_.kafka.topic_pattern);
-  if (!(st = consumer_.subscribe(subscription)).ok()) return st;
+  if (!(st = consumer_.subscribe(subscription())).ok()) return st;
   {
     std::lock_guard<std::mutex> lock(shared_->control_mutex);
     shared_->wake_queue = rd_kafka_queue_get_consumer(consumer_.handle().c_ptr());
@@ -76,8 +76,8 @@ Status EngineLoop::setup() {
   // Redis being down is not a start failure: the loop retries with backoff, paused and unhealthy.
   redis_.connect_at_start();
   log(LogLevel::info, "engine started: group " + config_.kafka.group_id + ", " +
-                          (config_.kafka.topics.empty() ? "pattern " + config_.kafka.topic_pattern
-                                                        : std::to_string(config_.kafka.topics.size()) + " topic(s)"));
+                          (config_.kafka.topic_pattern.empty() ? std::to_string(subscription().size()) + " topic(s)"
+                                                               : "pattern " + config_.kafka.topic_pattern));
   return Status::Ok();
 }
 
@@ -246,6 +246,7 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
                        ? timestamp.timestamp
                        : 0;
   source_ts_ms_ = 0;
+  if (app_messages_.handles(message->topic_name())) return handle_app_message(std::move(message), partition);
 
   const char* payload = static_cast<const char*>(message->payload());
   std::string_view value(payload ? payload : "", payload ? message->len() : 0);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "debezium/decoder.h"
+#include "engine/app_messages.h"
 #include "engine/dead_letters.h"
 #include "engine/handler_batches.h"
 #include "engine/offset_committer.h"
@@ -65,6 +66,8 @@ class EngineLoop {
   PendingPtr make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
   void finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter);
   void plan_effects(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
+  void handle_app_message(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
+  std::vector<std::string> subscription() const;
 
   // Redis effects
   void add_command(Command&& command, CommandOrigin origin);
@@ -108,6 +111,7 @@ class EngineLoop {
   RedisTransport redis_;
   Decoder decoder_;
   RuleSet rules_;
+  AppMessages app_messages_;
   // librdkafka calls the stages above through this relay. A leaked handle takes the relay with
   // it, detached: its late callbacks are no-ops by construction.
   std::unique_ptr<kafka::CallbackRelay> relay_;

@@ -46,21 +46,37 @@ HandlerBatches::HandlerBatches(const std::vector<JsHandlerSpec>& specs, const Ha
   }
 }
 
+void HandlerBatches::add_application_handler(int64_t id) {
+  Handler handler;
+  handler.id = id;
+  handler.application = true;
+  handlers_.push_back(std::move(handler));
+}
+
 size_t HandlerBatches::matching(std::string_view source_name) const {
   size_t count = 0;
   for (const Handler& handler : handlers_)
-    if (glob_matches(handler.source, source_name)) ++count;
+    if (!handler.application && glob_matches(handler.source, source_name)) ++count;
   return count;
 }
 
 void HandlerBatches::add(const ChangeEvent& event, const RdKafka::Message& message, const PendingPtr& pending) {
   for (Handler& handler : handlers_) {
-    if (!glob_matches(handler.source, event.source.name)) continue;
-    Batch& batch = batch_of(handler, pending->partition.get());
-    batch.events.push_back(handler_event(event, message));
-    batch.messages.push_back(pending);
-    if (batch.events.size() >= max_batch_size_) seal(handler, static_cast<size_t>(&batch - handler.current.data()));
+    if (handler.application || !glob_matches(handler.source, event.source.name)) continue;
+    append(handler, handler_event(event, message), pending);
   }
+}
+
+void HandlerBatches::add_event(int64_t id, HandlerEvent&& event, const PendingPtr& pending) {
+  for (Handler& handler : handlers_)
+    if (handler.id == id) return append(handler, std::move(event), pending);
+}
+
+void HandlerBatches::append(Handler& handler, HandlerEvent&& event, const PendingPtr& pending) {
+  Batch& batch = batch_of(handler, pending->partition.get());
+  batch.events.push_back(std::move(event));
+  batch.messages.push_back(pending);
+  if (batch.events.size() >= max_batch_size_) seal(handler, static_cast<size_t>(&batch - handler.current.data()));
 }
 
 HandlerBatches::Batch& HandlerBatches::batch_of(Handler& handler, const PartitionState* partition) {

@@ -32,6 +32,10 @@ class HandlerBatches {
   HandlerBatches(const std::vector<JsHandlerSpec>& specs, const HandlerSettings& settings,
                  EngineStats::Handlers& counters, EffectDone effect_done, LogFn log);
 
+  // An onMessage handler: it gets only the events add_event() gives it, never change events.
+  void add_application_handler(int64_t id);
+  // Adds an application message's event to the current batch of handler `id`.
+  void add_event(int64_t id, HandlerEvent&& event, const PendingPtr& pending);
   // Handlers whose source glob matches the event's source name.
   size_t matching(std::string_view source_name) const;
   // Adds the event to the current batch of each matching handler (a full batch is sealed).
@@ -59,6 +63,7 @@ class HandlerBatches {
   };
   struct Handler {
     int64_t id = 0;
+    bool application = false;  // onMessage: matches no change event
     std::string source;
     std::vector<Batch> current;  // being filled, one per partition
   };
@@ -73,6 +78,7 @@ class HandlerBatches {
   };
   Batch& batch_of(Handler& handler, const PartitionState* partition);
   void seal(Handler& handler, size_t index);
+  void append(Handler& handler, HandlerEvent&& event, const PendingPtr& pending);
 
   const size_t max_batch_size_, max_in_flight_;
   EngineStats::Handlers& counters_;
