@@ -43,7 +43,7 @@ describe('Redis Cluster: a master killed', () => {
     });
     await invalidator.start();
     await writer.insert();
-  });
+  }, 150_000);
 
   afterAll(async () => {
     await invalidator?.stop();

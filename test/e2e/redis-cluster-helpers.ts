@@ -147,7 +147,7 @@ export class RowWriter {
    * With auto.offset.reset=latest the engine sees changes only once it is assigned: rounds with a
    * short deadline until one passes (every row's partition then has a position).
    */
-  async warmUp(deadlineMs = 60_000): Promise<void> {
+  async warmUp(deadlineMs = 90_000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
       try {

@@ -41,7 +41,7 @@ describe('Redis Cluster: resharding under load', () => {
     });
     await invalidator.start();
     await writer.insert();
-  });
+  }, 150_000);
 
   afterAll(async () => {
     await invalidator?.stop();
