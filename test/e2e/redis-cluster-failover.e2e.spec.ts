@@ -85,5 +85,5 @@ describe('Redis Cluster: a master killed', () => {
       const node = (await clusterNodes()).find((n) => n.address === victim);
       return node !== undefined && !node.master && (await clusterOk());
     }, 30_000);
-  }, 120_000);
+  }, 170_000);
 });
