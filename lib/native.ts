@@ -28,6 +28,8 @@ export interface NativeEngine {
 export interface NativeReaderOptions {
   url: string;
   tls?: ResolvedRedisTlsOptions;
+  /** Redis Cluster seeds ("host:port"); absent: one node at `url`. */
+  clusterNodes?: string[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   leaseMs: number;

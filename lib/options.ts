@@ -388,10 +388,13 @@ function checkTopicSources(c: Checker, raw: unknown, kafka: ResolvedCdcCacheOpti
 }
 
 function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'] | undefined {
-  if (!c.object('redis', value, ['url', 'tls', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs'])) return undefined;
+  if (!c.object('redis', value, ['url', 'tls', 'connectTimeoutMs', 'commandTimeoutMs', 'waitReplicas', 'waitTimeoutMs', 'cluster'])) return undefined;
   const shape = 'redis://[user[:password]@]host[:port][/db] or rediss://...';
+  const cluster = value.cluster === undefined ? undefined : checkRedisCluster(c, value.cluster);
   let urlOk = false;
-  if (typeof value.url !== 'string' || value.url.length === 0) {
+  if (value.cluster !== undefined && value.url === undefined) {
+    urlOk = true;  // a cluster needs no URL: it only carries the credentials
+  } else if (typeof value.url !== 'string' || value.url.length === 0) {
     c.fail('redis.url', `expected a URL ${shape}, got ${value.url === undefined ? 'undefined' : typeof value.url === 'string' ? 'an empty string' : typeof value.url}`);
   } else {
     // Never echo the URL: it may hold a password.
@@ -410,6 +413,8 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
         c.fail('redis.url', `expected an optional database number as the path (/0, /1, ...), got ${JSON.stringify(parsed.pathname.slice(0, 20))}`);
       } else if (parsed.search || parsed.hash) {
         c.fail('redis.url', 'query parameters and fragments are not supported');
+      } else if (value.cluster !== undefined && !/^\/?0?$/.test(parsed.pathname)) {
+        c.fail('redis.url', 'a Redis Cluster has database 0 only');
       } else urlOk = true;
     }
   }
@@ -426,11 +431,27 @@ function checkRedis(c: Checker, value: unknown): ResolvedCdcCacheOptions['redis'
     t = false;
   }
   const tls = value.tls === undefined ? undefined : checkRedisTls(value.tls, c.issues);
-  if (!urlOk || !a || !b || !w || !t || (value.tls !== undefined && !tls)) return undefined;
+  if (!urlOk || !a || !b || !w || !t || (value.cluster !== undefined && !cluster) || (value.tls !== undefined && !tls)) return undefined;
   return {
-    url: value.url as string, connectTimeoutMs, commandTimeoutMs, waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number,
-    ...(tls ? { tls } : {}),
+    url: (value.url as string | undefined) ?? 'redis://', connectTimeoutMs, commandTimeoutMs,
+    waitReplicas: waitReplicas as number, waitTimeoutMs: waitTimeoutMs as number, ...(tls ? { tls } : {}), ...(cluster ? { cluster } : {}),
   };
+}
+
+function checkRedisCluster(c: Checker, value: unknown): { nodes: string[] } | undefined {
+  if (!c.object('redis.cluster', value, ['nodes'])) return undefined;
+  if (!c.array('redis.cluster.nodes', value.nodes, 1)) return undefined;
+  let ok = true;
+  value.nodes.forEach((node, i) => {
+    const path = `redis.cluster.nodes[${i}]`;
+    if (!c.nonEmptyString(path, node)) ok = false;
+    else if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+):\d{1,5}$/.test(node) || Number(node.slice(node.lastIndexOf(':') + 1)) < 1 ||
+             Number(node.slice(node.lastIndexOf(':') + 1)) > 65535) {
+      c.fail(path, `expected "host:port" (port 1-65535), got ${JSON.stringify(node.slice(0, 60))}`);
+      ok = false;
+    }
+  });
+  return ok ? { nodes: [...(value.nodes as string[])] } : undefined;
 }
 
 function checkTemplateList(c: Checker, path: string, value: unknown): string[] | undefined {

@@ -67,6 +67,7 @@ export interface ConsistencyStats {
 export interface ReadPathConfig {
   url: string;
   tls?: ResolvedRedisTlsOptions;
+  cluster?: { nodes: string[] };
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   keyPrefix: string;
@@ -354,6 +355,7 @@ export class ReadPath {
     this.reader = new binding.Reader(
       {
         url, ...(tls ? { tls } : {}), connectTimeoutMs, commandTimeoutMs, leaseMs: this.config.read.leaseMs,
+        ...(this.config.cluster ? { clusterNodes: this.config.cluster.nodes } : {}),
         markerPrefix: this.format.markerPrefix, markerSuffix: this.format.markerSuffix,
       },
       this.onResults,

@@ -36,8 +36,13 @@ export interface KafkaOptions {
 }
 
 export interface RedisOptions {
-  /** redis://[user[:password]@]host[:port][/db] or rediss://... */
-  url: string;
+  /**
+   * redis://[user[:password]@]host[:port][/db] or rediss://... Required unless `cluster` is set;
+   * with a cluster it is optional and supplies only the user and password of every node.
+   */
+  url?: string;
+  /** Redis Cluster: slots routed by key, MOVED/ASK, resharding and failover followed (README). */
+  cluster?: RedisClusterOptions;
   /** TLS settings; giving them turns TLS on even for a redis:// URL. rediss:// alone: verify against the system's CAs. */
   tls?: RedisTlsOptions;
   connectTimeoutMs?: number;
@@ -46,6 +51,11 @@ export interface RedisOptions {
   waitReplicas?: number;
   /** How long each WAIT may take; below commandTimeoutMs. */
   waitTimeoutMs?: number;
+}
+
+export interface RedisClusterOptions {
+  /** Seed nodes, "host:port": the slot map is read from the first that answers. */
+  nodes: string[];
 }
 
 export interface RefreshOptions {
@@ -129,7 +139,7 @@ export interface ResolvedCdcCacheOptions {
     config: Record<string, KafkaConfigValue>;
     prefetchBytes: number;
   };
-  redis: Required<Omit<RedisOptions, 'tls'>> & { tls?: ResolvedRedisTlsOptions };
+  redis: Required<Omit<RedisOptions, 'tls' | 'cluster'>> & { tls?: ResolvedRedisTlsOptions; cluster?: RedisClusterOptions };
   rules: Array<{
     source: string;
     invalidate: string[];

@@ -144,6 +144,15 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     if (!status.ok()) throw Napi::Error::New(env, status.message());
     status = configure_tls(options, client_options.endpoint);
     if (!status.ok()) throw Napi::Error::New(env, status.message());
+    if (options.Get("clusterNodes").IsArray()) {  // validated by lib/options.ts: host:port strings
+      Napi::Array nodes = options.Get("clusterNodes").As<Napi::Array>();
+      for (uint32_t i = 0; i < nodes.Length(); ++i) {
+        cdc::ClusterAddress address;
+        status = cdc::parse_cluster_address(nodes.Get(i).ToString().Utf8Value(), address);
+        if (!status.ok()) throw Napi::Error::New(env, "redis.cluster.nodes[" + std::to_string(i) + "]: " + status.message());
+        client_options.cluster_nodes.push_back(std::move(address));
+      }
+    }
     client_options.redis.connect_timeout_ms = int_option(options, "connectTimeoutMs", 2000);
     client_options.redis.command_timeout_ms = int_option(options, "commandTimeoutMs", 5000);
     client_options.lease_ms = int_option(options, "leaseMs", 10000);

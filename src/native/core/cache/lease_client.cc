@@ -4,6 +4,8 @@
 #include <chrono>
 #include <random>
 
+#include "redis/transport.h"
+
 namespace cdc {
 namespace {
 
@@ -51,6 +53,9 @@ struct LeaseClient::Shared {
   Deliver deliver;
   std::function<void()> closed;
   RedisConnection node;
+  std::unique_ptr<RedisTransport> cluster;  // instead of `node`, with cluster_nodes
+  bool cluster_started = false;
+  std::string cluster_error;  // the last outage the cluster transport logged
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -75,7 +80,14 @@ struct LeaseClient::Shared {
   LeaseClientStats stats;
 
   Shared(LeaseClientOptions o, Deliver d, std::function<void()> c)
-      : options(std::move(o)), deliver(std::move(d)), closed(std::move(c)), node(options.endpoint, options.redis) {}
+      : options(std::move(o)), deliver(std::move(d)), closed(std::move(c)), node(options.endpoint, options.redis) {
+    if (options.cluster_nodes.empty()) return;
+    auto log = [this](LogLevel level, const std::string& message) {
+      if (level >= LogLevel::warn) cluster_error = message;
+    };
+    cluster = std::make_unique<RedisTransport>(options.endpoint, options.redis, OutagePolicy{}, log, nullptr,
+                                               options.cluster_nodes);
+  }
 
   std::string marker(const std::string& token) const {
     return options.marker_prefix + token + options.marker_suffix;
@@ -96,6 +108,7 @@ struct LeaseClient::Shared {
   Command command_for(const ReadRequest& request, const std::string& token, bool eval) const;
   ReadResult interpret(const ReadRequest& request, const std::string& token, const Reply& reply) const;
   void process(std::vector<ReadRequest>& batch, std::vector<ReadResult>& results);
+  void process_in_cluster(std::vector<ReadRequest>& batch, std::vector<ReadResult>& results);
   void count(size_t commands, size_t round_trips, const std::vector<ReadResult>& results, size_t noscript);
 };
 
@@ -198,11 +211,50 @@ void LeaseClient::Shared::count(size_t commands, size_t round_trips, const std::
   stats.round_trips += round_trips;
   stats.errors += errors;
   stats.noscript += noscript;
-  stats.connected = node.connected();
+  stats.connected = cluster ? cluster->up() : node.connected();
+}
+
+// Through the cluster transport, which routes by slot and follows MOVED/ASK; an outage fails the
+// batch at once (the caller decides, as with one node) and is retried after the backoff.
+void LeaseClient::Shared::process_in_cluster(std::vector<ReadRequest>& batch, std::vector<ReadResult>& results) {
+  results.clear();
+  if (!cluster_started) {
+    cluster_started = true;
+    cluster->connect_at_start();
+  }
+  cluster->reconnect_if_due();
+  std::vector<std::string> tokens(batch.size());
+  std::vector<Command> commands;
+  commands.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    tokens[i] = batch[i].op == ReadOp::acquire ? new_token() : batch[i].token;
+    commands.push_back(command_for(batch[i], tokens[i], true));
+  }
+  const std::vector<Reply>* replies = nullptr;
+  if (cluster->up()) {
+    cluster->enqueue(std::move(commands));
+    cluster->send(1);
+    if (cluster->on_wire() > 0) replies = cluster->receive_front();
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (replies) {
+      results.push_back(interpret(batch[i], tokens[i], (*replies)[i]));
+    } else {
+      results.push_back(ReadResult{batch[i].id, ReadOutcome::error,
+                                   cluster_error.empty() ? "redis cluster unavailable" : cluster_error});
+    }
+  }
+  if (replies) {
+    cluster->pop_front();
+  } else {
+    cluster->clear();  // nothing waits for a retry: the caller got its answer
+  }
+  count(batch.size(), replies ? 1 : 0, results, 0);
 }
 
 // One pipeline for the batch; what NOSCRIPT refused goes again as EVAL in a second one.
 void LeaseClient::Shared::process(std::vector<ReadRequest>& batch, std::vector<ReadResult>& results) {
+  if (cluster) return process_in_cluster(batch, results);
   results.clear();
   auto fail_all = [&](const std::string& reason) {
     results.clear();
@@ -300,6 +352,7 @@ void LeaseClient::run_loop(Shared& shared) {
     results = std::vector<ReadResult>();
   }
   shared.node.disconnect();
+  if (shared.cluster) shared.cluster->disconnect();
   if (shared.closed) shared.closed();
   std::lock_guard<std::mutex> lock(shared.done_mutex);
   shared.done = true;

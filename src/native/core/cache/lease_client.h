@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "redis/cluster_slots.h"
 #include "redis/connection.h"
 
 namespace cdc {
@@ -56,7 +57,10 @@ struct ReadResult {
 };
 
 struct LeaseClientOptions {
-  RedisEndpoint endpoint;
+  RedisEndpoint endpoint;  // with a cluster: the credentials of every node
+  // Redis Cluster seeds (redis.cluster.nodes); empty: one node at `endpoint`. With a cluster every
+  // request is routed by its key's slot (MOVED/ASK followed) and scripts go as EVAL.
+  std::vector<ClusterAddress> cluster_nodes;
   RedisOptions redis;
   // A lease's marker value is marker_prefix + token + marker_suffix. The prefix must be something
   // no encoded value starts with.

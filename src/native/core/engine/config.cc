@@ -183,18 +183,46 @@ Status parse_redis_tls(element value, RedisEndpoint& endpoint) {
   return configure_redis_tls(&settings, endpoint);
 }
 
+// redis.cluster: { nodes: ["host:port", ...] }, the seed nodes the slot map is first read from.
+Status parse_redis_cluster(element value, std::vector<ClusterAddress>& out) {
+  object cluster;
+  Status st = get_object(value, "redis.cluster", cluster);
+  if (st.ok()) st = check_known_fields(cluster, "redis.cluster", {"nodes"});
+  if (!st.ok()) return st;
+  element nodes;
+  if (!lookup(cluster, "nodes", nodes) || nodes.type() != element_type::ARRAY)
+    return path_error("redis.cluster.nodes", "expected a non-empty array of \"host:port\" strings");
+  simdjson::dom::array list = nodes.get_array().value_unsafe();  // a copy: the result is a temporary
+  for (element node : list) {
+    const std::string path = "redis.cluster.nodes[" + std::to_string(out.size()) + "]";
+    std::string text;
+    if (!(st = get_non_empty_string(node, path, text)).ok()) return st;
+    ClusterAddress address;
+    if (!(st = parse_cluster_address(text, address)).ok()) return path_error(path, st.message());
+    out.push_back(std::move(address));
+  }
+  if (out.empty()) return path_error("redis.cluster.nodes", "expected a non-empty array of \"host:port\" strings");
+  return Status::Ok();
+}
+
 Status parse_redis(element value, RedisSettings& out) {
   object redis;
   Status st = get_object(value, "redis", redis);
   if (!st.ok()) return st;
-  st = check_known_fields(redis, "redis", {"url", "tls", "connectTimeoutMs", "commandTimeoutMs", "waitReplicas", "waitTimeoutMs"});
+  st = check_known_fields(redis, "redis",
+                          {"url", "tls", "connectTimeoutMs", "commandTimeoutMs", "waitReplicas", "waitTimeoutMs", "cluster"});
   if (!st.ok()) return st;
   element field;
-  if (!lookup(redis, "url", field)) return path_error("redis.url", "expected a non-empty string");
+  if (lookup(redis, "cluster", field) && !(st = parse_redis_cluster(field, out.cluster_nodes)).ok()) return st;
+  // With a cluster, the URL is optional: it only supplies the credentials of every node.
+  const bool has_url = lookup(redis, "url", field);
+  if (!has_url && out.cluster_nodes.empty()) return path_error("redis.url", "expected a non-empty string");
   std::string url;
-  if (!(st = get_non_empty_string(field, "redis.url", url)).ok()) return st;
-  st = parse_redis_url(url, out.endpoint);
+  if (has_url && !(st = get_non_empty_string(field, "redis.url", url)).ok()) return st;
+  st = parse_redis_url(has_url ? url : "redis://", out.endpoint);
   if (!st.ok()) return path_error("redis.url", st.message());  // parse_redis_url never echoes the password
+  if (!out.cluster_nodes.empty() && out.endpoint.db != 0)
+    return path_error("redis.url", "a Redis Cluster has database 0 only");
   st = lookup(redis, "tls", field) ? parse_redis_tls(field, out.endpoint) : configure_redis_tls(nullptr, out.endpoint);
   if (!st.ok()) return st;
   if (lookup(redis, "connectTimeoutMs", field) &&

@@ -11,6 +11,7 @@
 #include "common/option_limits.h"
 #include "common/status.h"
 #include "kafka/settings.h"
+#include "redis/cluster_slots.h"
 #include "redis/connection.h"
 #include "rules/rules.h"
 
@@ -20,7 +21,8 @@ namespace cdc {
 constexpr int default_of(const OptionLimit& limit) { return static_cast<int>(limit.default_value); }
 
 struct RedisSettings {
-  RedisEndpoint endpoint;
+  RedisEndpoint endpoint;  // with a cluster: the credentials of every node
+  std::vector<ClusterAddress> cluster_nodes;  // redis.cluster.nodes (seeds); empty: one node
   RedisOptions options;
   // WAIT n after every pipeline: a batch counts as acknowledged only once n replicas have it
   // (a failover then cannot lose acknowledged deletes). 0: off.

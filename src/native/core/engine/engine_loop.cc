@@ -46,7 +46,7 @@ EngineLoop::EngineLoop(std::shared_ptr<Engine::Shared> shared)
       redis_(config_.redis.endpoint, config_.redis.options,
              {config_.redis.wait_replicas, config_.redis.wait_timeout_ms,
               [](const Command& command) { return !refreshed_key(command).empty(); }},  // falls back to a delete
-             log_fn_, [this] { update_pause(); }),
+             log_fn_, [this] { update_pause(); }, config_.redis.cluster_nodes),
       topic_sources_(config_.topic_sources),
       app_messages_(config_.message_handlers),
       relay_(new kafka::CallbackRelay({&rebalance_, &committer_, &kafka_events_, &dead_letters_})) {
