@@ -62,7 +62,7 @@ export class RedisIdStore {
   private closed = false;
 
   constructor(
-    private readonly redis: { url: string; connectTimeoutMs: number; commandTimeoutMs: number },
+    private readonly redis: { url: string; connectTimeoutMs: number; commandTimeoutMs: number; cluster?: { nodes: string[] } },
     private readonly keyPrefix: string,
     private readonly ttlMs: number,
     private readonly log: (message: string) => void,
@@ -126,8 +126,10 @@ export class RedisIdStore {
     if (this.reader) return this.reader;
     const Reader = loadNative().Reader;
     if (!Reader) throw new Error('cdc-cache: the native addon has no Reader (stale build?)');
+    // The Reader takes cluster seeds as clusterNodes (as the read path passes them).
+    const { cluster, ...redis } = this.redis;
     this.reader = new Reader(
-      { ...this.redis, leaseMs: 1000, markerPrefix: '\u0000cdc-cache-lease:', markerSuffix: '' },
+      { ...redis, ...(cluster ? { clusterNodes: cluster.nodes } : {}), leaseMs: 1000, markerPrefix: '\u0000cdc-cache-lease:', markerSuffix: '' },
       (ids, outcomes, values) => {
         for (let i = 0; i < ids.length; i++) this.answer(ids[i], outcomes[i], values[i]);
         if (this.pending.size === 0) this.reader?.idle();

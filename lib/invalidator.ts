@@ -302,9 +302,10 @@ class NativeInvalidator implements Invalidator {
       }
     }
     this.locked = true;
-    await Promise.all([this.readPath.close(), this.producer.close()]);
+    await this.readPath.close();
     const engine = this.engine;
     if (!engine) {
+      await this.producer.close();
       this.currentState = 'stopped';
       return;
     }
@@ -315,6 +316,8 @@ class NativeInvalidator implements Invalidator {
       await Promise.all([engine.stop(), this.groups?.stop(), this.dispatcher.drain()]);
       await this.dispatcher.drain();
       await this.messages.close();
+      // Only now: handlers still running during the drains may publish().
+      await this.producer.close();
       this.log('info', 'stopped');
     } finally {
       this.currentState = 'stopped';
