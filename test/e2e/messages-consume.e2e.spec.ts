@@ -61,6 +61,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
 interface UserCreated {
   n: number;
   big: string | number;
+  huge: string | number;
   name: string;
 }
 
@@ -72,7 +73,7 @@ describe('onMessage()', () => {
       TOPIC,
       Array.from({ length: count }, (_, n) => ({
         key: `user-${n % 7}`,
-        value: `{"n":${n},"big":9007199254740993,"name":"u${n}"}`,
+        value: `{"n":${n},"big":9007199254740993,"huge":123456789012345678901234567890,"name":"u${n}"}`,
         headers: { origin: 'e2e' },
         ...(n % 2 === 0 ? { idempotencyKey: `req-${n}` } : {}),
       })),
@@ -101,6 +102,7 @@ describe('onMessage()', () => {
     }
     for (const m of seen) {
       expect(m.value.big).toBe('9007199254740993');  // never rounded to ...992
+      expect(m.value.huge).toBe('123456789012345678901234567890');  // beyond 64 bits: still JSON, not a dead letter
       expect(m.headers.origin).toBe('e2e');
       const n = m.value.n;
       expect(m.key).toBe(`user-${n % 7}`);

@@ -47,6 +47,11 @@ TEST(LogicalTypes, DecimalBytesAtTheirScale) {
   EXPECT_FALSE(decimal_text("", 0, out));
   EXPECT_FALSE(decimal_text("J*A=", 0, out));
   EXPECT_FALSE(decimal_text("J", 0, out));
+  // A scale no PostgreSQL column has (a hostile or broken schema) is refused, not padded out.
+  EXPECT_FALSE(decimal_text("JxA=", 1001, out));
+  EXPECT_FALSE(decimal_text("JxA=", -1001, out));
+  EXPECT_FALSE(decimal_text("JxA=", 2'000'000'000, out));
+  EXPECT_EQ(decimal("JxA=", 1000).size(), size_t(1002));  // "0." and 1000 digits
 }
 
 TEST(LogicalTypes, DatesAsPostgresPrintsThem) {

@@ -10,7 +10,6 @@ namespace cdc {
 using namespace decoding;
 
 namespace {
-constexpr int64_t kMaxDecimalScale = 1000;  // PostgreSQL's NUMERIC scale is at most 1000
 }
 
 // The image rebuilt column by column (its JSON cannot be copied: some values change).

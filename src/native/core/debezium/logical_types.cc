@@ -1,6 +1,7 @@
 // Kafka Connect logical types: reading them from a schema, and their PostgreSQL text forms.
 #include "debezium/logical_types.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "debezium/json_scalars.h"
@@ -155,7 +156,8 @@ void read_logical_columns(simdjson::dom::element schema, LogicalColumns& out) {
       std::string_view scale;
       int64_t value = 0;
       if (field["parameters"]["scale"].get_string().get(scale) || !parse_int64(scale, value)) continue;
-      logical.scale = int32_t(value);
+      // A scale PostgreSQL cannot have is kept out of range (not wrapped), so decimal_text refuses it.
+      logical.scale = int32_t(std::clamp<int64_t>(value, -kMaxDecimalScale - 1, kMaxDecimalScale + 1));
     }
     out.add(std::move(logical));
   }
@@ -163,6 +165,7 @@ void read_logical_columns(simdjson::dom::element schema, LogicalColumns& out) {
 
 bool decimal_text(std::string_view base64, int32_t scale, std::string& out) {
   std::vector<uint8_t> bytes;
+  if (scale > kMaxDecimalScale || scale < -kMaxDecimalScale) return false;  // a hostile schema: no huge padding
   if (base64.size() > kMaxDecimalBase64 || !base64_decode(base64, bytes) || bytes.empty()) return false;
   const bool negative = bytes[0] & 0x80;
   if (negative) {  // two's complement: the magnitude is the inverted bytes plus one

@@ -66,6 +66,8 @@ void read_logical_columns(simdjson::dom::element schema, LogicalColumns& out);
 
 // The conversions, each false when the input is not what the type encodes.
 // Decimal bytes (base64 of a big-endian two's complement integer) at `scale`: "-0.05".
+constexpr int64_t kMaxDecimalScale = 1000;  // PostgreSQL's NUMERIC scale is at most 1000
+
 bool decimal_text(std::string_view base64, int32_t scale, std::string& out);
 // Days since 1970-01-01: "2026-12-01"; years before 1 as PostgreSQL prints them ("0044-03-15 BC").
 void date_text(int64_t days, std::string& out);

@@ -31,8 +31,9 @@ Status AppMessages::to_event(const RdKafka::Message& message, const MessageHandl
   out.has_value = payload != nullptr;
   std::string_view value(payload ? payload : "", payload ? message.len() : 0);
   if (out.has_value && spec.decode == MessageDecode::json) {
+    // A number simdjson cannot hold (an integer beyond 64 bits, 1e400) is still JSON to JSON.parse.
     auto parsed = parser_.parse(value.data(), value.size(), true);
-    if (parsed.error()) return Status::Error(std::string("invalid JSON (") + simdjson::error_message(parsed.error()) + ")");
+    if (parsed.error() && parsed.error() != simdjson::NUMBER_ERROR) return Status::Error(std::string("invalid JSON (") + simdjson::error_message(parsed.error()) + ")");
     out.value = quote_unsafe_integers(value);
   } else if (out.has_value) {
     out.value.assign(value);

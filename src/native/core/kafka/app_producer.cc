@@ -122,7 +122,7 @@ Status AppProducer::publish(uint64_t request, std::vector<OutgoingMessage>&& mes
     const size_t waiting = shared_->queued.load();
     if (waiting + messages.size() > shared_->settings.max_queued)
       return Status::Error("publish queue full: " + std::to_string(waiting) +
-                           " message(s) wait for Kafka's acknowledgement (producer.maxQueued " +
+                           " message(s) wait for Kafka's acknowledgement (at most " +
                            std::to_string(shared_->settings.max_queued) + "); retry once earlier publishes resolved");
     shared_->queued += messages.size();
     shared_->queue.push_back(Request{request, std::move(messages)});
