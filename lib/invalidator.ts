@@ -255,7 +255,7 @@ class NativeInvalidator implements Invalidator {
         this.internals.engineFactory ??
         ((json: string, cb: NativeEngineCallbacks) => new (loadNative().Engine)(json, cb));
       engine = factory(configJson, callbacks);
-      this.groups = new MessageGroupEngines(this.resolved, this.messages, factory, (level, message) => this.log(level, message));
+      this.groups = new MessageGroupEngines(this.resolved, this.messages, factory, (level, message) => this.log(level, message), this.redact);
     } catch (error) {
       this.currentState = 'idle';
       this.startPromise = undefined;

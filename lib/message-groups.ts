@@ -6,6 +6,7 @@ import type { NativeEngine, NativeEngineCallbacks } from './native';
 import { toNativeConfig, type ResolvedCdcCacheOptions } from './options';
 import type { MessageHandlers, Message } from './messages';
 import type { PartitionStats } from './types';
+import type { Redactor } from './redact';
 
 export type EngineFactory = (configJson: string, callbacks: NativeEngineCallbacks) => NativeEngine;
 
@@ -28,6 +29,8 @@ export class MessageGroupEngines {
     private readonly messages: MessageHandlers,
     private readonly factory: EngineFactory,
     private readonly log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void,
+    // Dead-letter reasons go to Kafka: secrets a handler error echoes are taken out first.
+    private readonly redact: Redactor,
   ) {}
 
   async start(): Promise<void> {
@@ -39,7 +42,7 @@ export class MessageGroupEngines {
       const dispatcher = this.messages.dispatcherFor(groupId, (token, ok, reason) => {
         if (!engine) throw new Error('engine is gone');
         if (reason === undefined) engine.ack(token, ok);
-        else engine.ack(token, ok, reason);
+        else engine.ack(token, ok, this.redact(reason));
       });
       engine = this.factory(JSON.stringify(config), {
         onEvents: (token, handlerId, events) => {

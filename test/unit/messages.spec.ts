@@ -79,6 +79,28 @@ describe('onMessage (TypeScript layer, engine double)', () => {
     await inv.stop();
   });
 
+  it('redacts the dead-letter reason of a handler in a group of its own, as in the default group', async () => {
+    const inv = createInvalidator(
+      { kafka: { brokers: 'k:1', groupId: 'app' }, redis: { url: 'redis://app:s3cret-pw@r:1' }, rules: [], logger: silentLogger,
+        handlers: { attempts: 1, retryDelayMs: 0 } },
+      internals,
+    );
+    inv.onMessage('users.created', () => {});  // the default group needs something to consume
+    inv.onMessage('audit', () => {
+      throw new Error('could not reach redis://app:s3cret-pw@r:1');
+    }, { groupId: 'auditor' });
+    await inv.start();
+    const audit = EngineDouble.all.find((e) => e.config.kafka.groupId === 'auditor')!;
+    const message = { topic: 'audit', partition: 0, offset: '3', timestampMs: 0, key: null, value: {}, headers: {}, id: 'a-1' };
+    audit.callbacks.onEvents!(7, audit.config.messageHandlers[0].id, [message] as unknown as ChangeEvent[]);
+    await until(() => audit.acks.length > 0);
+    expect(audit.acks).toHaveLength(1);
+    expect(audit.acks[0][1]).toBe(false);
+    expect(audit.acks[0][2]).toContain('could not reach');
+    expect(audit.acks[0][2]).not.toContain('s3cret-pw');
+    await inv.stop();
+  });
+
   it('rejects bad onMessage options naming them', () => {
     const inv = createInvalidator(validOptions({ logger: silentLogger }), internals);
     expect(() => inv.onMessage('t', () => {}, { decode: 'xml' as never })).toThrow('onMessage options.decode');
