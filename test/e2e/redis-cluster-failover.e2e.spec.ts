@@ -4,13 +4,12 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { Client } from 'pg';
-import { infraEnv } from './infra';
 import {
-  CLUSTER_NODES, RowWriter, clusterClient, clusterNodes, clusterOk, masterOf, nodePid, restartMissingNodes, settledStats, waitUntil,
+  CLUSTER_NODES, RowWriter, clusterNodes, clusterOk, masterOf, nodePid, restartMissingNodes, settledStats, startClusterRun, stopClusterRun, waitUntil,
+  type ClusterRun,
 } from './redis-cluster-helpers';
-import { createInvalidator, type Invalidator } from '../../lib';
+import type { Invalidator } from '../../lib';
 
-const infra = infraEnv();
 
 describe('Redis Cluster: a master killed', () => {
   const runId = randomUUID().slice(0, 8);
@@ -21,35 +20,15 @@ describe('Redis Cluster: a master killed', () => {
   let cluster: Cluster;
   let invalidator: Invalidator;
   let writer: RowWriter;
+  let clusterRun: ClusterRun | undefined;
 
   beforeAll(async () => {
-    await waitUntil('the cluster to be ok', clusterOk, 60_000);
-    pg = new Client({ connectionString: infra.PG_URL });
-    await pg.connect();
-    cluster = clusterClient();
-    writer = new RowWriter(pg, cluster, Array.from({ length: 50 }, (_, i) => firstId + i), (id) => `${prefix}customer:${id}`);
-    invalidator = createInvalidator({
-      kafka: {
-        brokers: infra.KAFKA_BROKERS,
-        groupId: `cdc-cache-e2e-failover-${runId}`,
-        topics: ['dbserver1.public.customers'],
-        config: { 'auto.offset.reset': 'latest' },
-      },
-      redis: { cluster: { nodes: CLUSTER_NODES } },
-      keyPrefix: prefix,
-      deadLetterTopic: `cdc-cache.e2e.cluster-dead-letter.${runId}`,
-      rules: [{ source: 'public.customers', invalidate: ['customer:{id}'] }],
-      logger: { debug() {}, info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m) },
-    });
-    await invalidator.start();
-    await writer.insert();
+    clusterRun = await startClusterRun({ group: 'cdc-cache-e2e-failover', runId, prefix, firstId, logger: { debug() {}, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) } });
+    ({ pg, cluster, invalidator, writer } = clusterRun);
   }, 150_000);
 
   afterAll(async () => {
-    await invalidator?.stop();
-    await writer?.remove();
-    await pg?.end();
-    cluster?.disconnect();
+    await stopClusterRun(clusterRun);
     await restartMissingNodes().catch(() => undefined);  // whatever happened, leave the cluster whole
   });
 

@@ -4,8 +4,9 @@ import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import Redis, { Cluster } from 'ioredis';
-import { INFRA_DIR, REPO_ROOT } from './infra';
-import type { CdcCacheStats } from '../../lib';
+import { Client } from 'pg';
+import { INFRA_DIR, REPO_ROOT, infraEnv } from './infra';
+import { createInvalidator, type CdcCacheStats, type Invalidator, type CdcCacheLogger } from '../../lib';
 
 export const CLUSTER_NODES = (process.env.REDIS_CLUSTER_NODES ??
   '127.0.0.1:17100,127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105').split(',');
@@ -176,4 +177,55 @@ export async function settledStats(invalidator: { stats(): CdcCacheStats }): Pro
     last = now;
   }
   return last;
+}
+
+/** What a cluster spec under load holds: rows changing in PostgreSQL, the oracle, the invalidator. */
+export interface ClusterRun {
+  pg: Client;
+  cluster: Cluster;
+  writer: RowWriter;
+  invalidator: Invalidator;
+}
+
+/**
+ * Waits for the cluster, then starts an invalidator of dbserver1.public.customers over it (a group
+ * and dead-letter topic of its own) and inserts 50 rows from firstId, keyed `${prefix}customer:{id}`.
+ */
+export async function startClusterRun(o: { group: string; runId: string; prefix: string; firstId: number; logger: CdcCacheLogger }): Promise<ClusterRun> {
+  const infra = infraEnv();
+  await waitUntil('the cluster to be ok', clusterOk, 60_000);
+  const pg = new Client({ connectionString: infra.PG_URL });
+  await pg.connect();
+  const cluster = clusterClient();
+  const writer = new RowWriter(pg, cluster, Array.from({ length: 50 }, (_, i) => o.firstId + i), (id) => `${o.prefix}customer:${id}`);
+  const invalidator = createInvalidator({
+    kafka: {
+      brokers: infra.KAFKA_BROKERS,
+      groupId: `${o.group}-${o.runId}`,
+      topics: ['dbserver1.public.customers'],
+      config: { 'auto.offset.reset': 'latest' },
+    },
+    redis: { cluster: { nodes: CLUSTER_NODES } },
+    keyPrefix: o.prefix,
+    deadLetterTopic: `cdc-cache.e2e.cluster-dead-letter.${o.runId}`,
+    rules: [{ source: 'public.customers', invalidate: ['customer:{id}'] }],
+    logger: o.logger,
+  });
+  const run = { pg, cluster, writer, invalidator };
+  try {
+    await invalidator.start();
+    await writer.insert();
+  } catch (error) {
+    await stopClusterRun(run);
+    throw error;
+  }
+  return run;
+}
+
+export async function stopClusterRun(run: ClusterRun | undefined): Promise<void> {
+  if (!run) return;
+  await run.invalidator.stop();
+  await run.writer.remove();
+  await run.pg.end();
+  run.cluster.disconnect();
 }

@@ -4,11 +4,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { Client } from 'pg';
-import { infraEnv } from './infra';
-import { CLUSTER_NODES, RowWriter, clusterClient, clusterNodes, clusterOk, run, settledStats, waitUntil } from './redis-cluster-helpers';
-import { createInvalidator, type Invalidator } from '../../lib';
+import {
+  CLUSTER_NODES, RowWriter, clusterNodes, clusterOk, run, settledStats, startClusterRun, stopClusterRun, waitUntil, type ClusterRun,
+} from './redis-cluster-helpers';
+import type { Invalidator } from '../../lib';
 
-const infra = infraEnv();
 const SLOTS_MOVED = 2000;  // each way: 4,000 slot migrations
 
 describe('Redis Cluster: resharding under load', () => {
@@ -19,35 +19,15 @@ describe('Redis Cluster: resharding under load', () => {
   let cluster: Cluster;
   let invalidator: Invalidator;
   let writer: RowWriter;
+  let clusterRun: ClusterRun | undefined;
 
   beforeAll(async () => {
-    await waitUntil('the cluster to be ok', clusterOk, 60_000);
-    pg = new Client({ connectionString: infra.PG_URL });
-    await pg.connect();
-    cluster = clusterClient();
-    writer = new RowWriter(pg, cluster, Array.from({ length: 50 }, (_, i) => firstId + i), (id) => `${prefix}customer:${id}`);
-    invalidator = createInvalidator({
-      kafka: {
-        brokers: infra.KAFKA_BROKERS,
-        groupId: `cdc-cache-e2e-reshard-${runId}`,
-        topics: ['dbserver1.public.customers'],
-        config: { 'auto.offset.reset': 'latest' },
-      },
-      redis: { cluster: { nodes: CLUSTER_NODES } },
-      keyPrefix: prefix,
-      deadLetterTopic: `cdc-cache.e2e.cluster-dead-letter.${runId}`,
-      rules: [{ source: 'public.customers', invalidate: ['customer:{id}'] }],
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
-    await invalidator.start();
-    await writer.insert();
+    clusterRun = await startClusterRun({ group: 'cdc-cache-e2e-reshard', runId, prefix, firstId, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    ({ pg, cluster, invalidator, writer } = clusterRun);
   }, 150_000);
 
   afterAll(async () => {
-    await invalidator?.stop();
-    await writer?.remove();
-    await pg?.end();
-    cluster?.disconnect();
+    await stopClusterRun(clusterRun);
   });
 
   // redis-cli refuses to reshard until every node agrees on the slots (gossip takes a moment).
