@@ -66,7 +66,11 @@ export interface PartitionStats {
   partition: number;
   /** Committed offset (64-bit, as a string). */
   committed: string;
-  /** Next offset to fetch (64-bit, as a string). */
+  /**
+   * Next offset to consume (64-bit, as a string): known from the assignment on (the committed offset,
+   * else where auto.offset.reset points), "-1" only when Kafka could not say within 5 s. Once it is
+   * known, every message appended from then on is consumed, also under `auto.offset.reset: 'latest'`.
+   */
   position: string;
   /** Messages behind the high watermark. */
   lag: number;

@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { registerConnector, waitUntil } from './connectors';
-import { infraEnv } from './infra';
+import { infraEnv, positioned } from './infra';
 import { createInvalidator, type Invalidator } from '../../lib';
 
 const infra = infraEnv();
@@ -38,7 +38,7 @@ describe('tombstone-only deletes from a real ExtractNewRecordState connector', (
       rules: [{ source: 'public.flat_orders', invalidate: [`flat.${run}:{id}`] }],
     });
     await invalidator.start();
-    await waitUntil('the partitions to be assigned', async () => invalidator.stats().partitions.length > 0);
+    await waitUntil('the partitions to be assigned and positioned', async () => positioned(invalidator.stats(), TOPIC));
   });
 
   afterAll(async () => {

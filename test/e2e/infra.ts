@@ -57,6 +57,15 @@ export async function pgClient(): Promise<Client> {
   return client;
 }
 
+/**
+ * Every assigned partition of `topic` has a start position: a change committed from now on is
+ * consumed, also under auto.offset.reset=latest (which skips what came before).
+ */
+export function positioned(stats: { partitions: { topic: string; position: string }[] }, topic: string): boolean {
+  const partitions = stats.partitions.filter((p) => p.topic === topic);
+  return partitions.length > 0 && partitions.every((p) => Number(p.position) >= 0);
+}
+
 /** A value unique to this run, so reruns against the same database and topics never collide. */
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -12,7 +12,7 @@ import { connect } from 'net';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { Registry } from 'prom-client';
-import { ENV_FILE, infraEnv, uniqueSuffix } from './infra';
+import { ENV_FILE, infraEnv, positioned, uniqueSuffix } from './infra';
 import {
   createInvalidator,
   type CdcCacheLogger,
@@ -132,11 +132,11 @@ describe('security', () => {
     );
     return id;
   };
-  // The engine is healthy once subscribed and connected; "latest" then needs the partition assigned.
+  // "latest" sees only changes after the partitions' start positions: wait until they are known.
   const waitAssigned = (invalidator: Invalidator, what: string) =>
-    waitUntil(`${what}: healthy with ${TOPIC} assigned`, () => {
+    waitUntil(`${what}: healthy with ${TOPIC} assigned and positioned`, () => {
       const s = invalidator.stats();
-      return s.healthy && s.partitions.some((p) => p.topic === TOPIC);
+      return s.healthy && positioned(s, TOPIC);
     });
 
   beforeAll(async () => {

@@ -11,6 +11,7 @@ void PartitionTable::assign(const std::vector<RdKafka::TopicPartition*>& partiti
     auto state = std::make_shared<PartitionState>();
     state->topic = tp->topic();
     state->partition = tp->partition();
+    if (tp->offset() >= 0) state->position = tp->offset();  // resolved at assignment (start_offsets.h)
     PartitionPtr& slot = partitions_[partition_key(state->topic, state->partition)];
     if (slot) slot->active = false;
     slot = std::move(state);

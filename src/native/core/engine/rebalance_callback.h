@@ -1,4 +1,5 @@
-// librdkafka's rebalance callback: an assignment creates the partitions' bookkeeping; a revoke
+// librdkafka's rebalance callback: an assignment resolves where each partition starts (so its
+// position is known from then on) and creates the partitions' bookkeeping; a revoke
 // first finishes and commits what was taken from them (so the next owner starts after it), then
 // forgets them; a lost assignment commits nothing. Eager and cooperative protocols alike.
 #pragma once
@@ -36,7 +37,8 @@ class RebalanceCallback : public RdKafka::RebalanceCb {
   bool assigned_once() const { return assigned_once_; }
 
  private:
-  void assigned(const std::vector<RdKafka::TopicPartition*>& partitions, const std::string& names);
+  void assigned(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
+                const std::string& names);
   void revoked(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
                const std::string& names);
 

@@ -20,6 +20,7 @@ Status PrefetchingConsumer::create(RdKafka::Conf& conf) {
   if (conf.get("queued.max.messages.kbytes", value) == RdKafka::Conf::CONF_OK)
     queue_limit_bytes_ = std::atoll(value.c_str()) * 1024;
   if (conf.get("queued.min.messages", value) == RdKafka::Conf::CONF_OK) queue_limit_messages_ = std::atoll(value.c_str());
+  if (conf.get("auto.offset.reset", value) == RdKafka::Conf::CONF_OK) offset_reset_ = parse_offset_reset(value);
   return Status::Ok();
 }
 

@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "kafka/fetcher_wakeup.h"
 #include "kafka/in_flight.h"
+#include "kafka/start_offsets.h"
 
 namespace cdc {
 namespace kafka {
@@ -50,6 +51,8 @@ class PrefetchingConsumer {
   Status subscribe(const std::vector<std::string>& topics);
   RdKafka::KafkaConsumer& handle() { return *consumer_; }
   bool created() const { return consumer_ != nullptr; }
+  // auto.offset.reset as configured: where a partition without a committed offset starts.
+  OffsetReset offset_reset() const { return offset_reset_; }
   // Destroys the consumer, or leaks it when destroying would abort the process (librdkafka #4312).
   void destroy(bool leak);
 
@@ -112,6 +115,7 @@ class PrefetchingConsumer {
   uint64_t peak_bytes_ = 0, pauses_ = 0;
   bool paused_ = false;
   bool keep_eof_ = false;
+  OffsetReset offset_reset_ = OffsetReset::latest;  // librdkafka's default
 
   FetchedPartitions partitions_;
   FetchedPartition* last_pulled_ = nullptr;  // most messages come from the same partition as the one before
