@@ -1,6 +1,8 @@
 // Runs onChange handlers for batches delivered by the native engine, with retries, and acknowledges
 // each batch exactly once: ack(token, true) after success, ack(token, false, reason) after the last
-// failed attempt (the engine then dead-letters the batch). The ack gates the batch's offsets.
+// failed attempt (the engine then dead-letters the batch). The ack gates the batch's offsets. A
+// handler that throws LeftUnacknowledged (stopping, its outcome unknown) gets neither: its offsets
+// stay uncommitted and the batch is redelivered after a restart.
 
 import type { LogLevel } from './options';
 import type { ChangeEvent } from './types';
@@ -25,6 +27,14 @@ export interface DispatcherOptions {
 }
 
 const MAX_REASON_LENGTH = 1000;
+
+/** Thrown by a handler wrapper when stopping leaves a batch's outcome unknown: no ack, no retry. */
+export class LeftUnacknowledged extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeftUnacknowledged';
+  }
+}
 
 function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
@@ -87,6 +97,10 @@ export class HandlerDispatcher {
         this.safeAck(token, true);
         return;
       } catch (error) {
+        if (error instanceof LeftUnacknowledged) {
+          this.options.log('warn', `onChange("${registration.selector}"): ${error.message}`);
+          return;
+        }
         lastError = error;
         const more = attempt < attempts;
         this.options.log(

@@ -4,6 +4,7 @@
 //   postgres  the id is inserted in the handler's own transaction (ON CONFLICT DO NOTHING): the
 //             effects in that database and the record commit together, exactly once.
 
+import { LeftUnacknowledged } from './dispatch';
 import { loadNative, type NativeReader } from './native';
 
 export interface PgQueryable {
@@ -52,7 +53,6 @@ export function checkIdempotency(value: unknown, path: string): string | undefin
   return `${path}.store: expected "redis" or "postgres"`;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Ids in Redis, through the native read-side client (its own connection and thread). */
 export class RedisIdStore {
@@ -60,6 +60,8 @@ export class RedisIdStore {
   private nextId = 1;
   private readonly pending = new Map<number, (answer: [number, string | undefined]) => void>();
   private closed = false;
+  private stopRequested = false;
+  private wakeRetry: (() => void) | undefined;
 
   constructor(
     private readonly redis: { url: string; connectTimeoutMs: number; commandTimeoutMs: number; cluster?: { nodes: string[] } },
@@ -86,18 +88,35 @@ export class RedisIdStore {
     }
   }
 
+  /**
+   * Stopping: Redis failures are no longer waited out (stop() would wait for Redis to come back);
+   * the batch is left unacknowledged, uncommitted, and redelivered after a restart.
+   */
+  stopping(): void {
+    this.stopRequested = true;
+    this.wakeRetry?.();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.wakeRetry?.();
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await reader.close();
   }
 
   private async waitBeforeRetry(answers: Array<[number, string | undefined]>, what: string): Promise<void> {
-    if (this.closed) throw new Error(`idempotency: Redis ${what} failed while stopping`);
     const reason = answers.find(([outcome]) => outcome === 7)?.[1];
+    const stopped = () =>
+      new LeftUnacknowledged(`idempotency: Redis ${what} failed while stopping (${reason}): the batch stays uncommitted and is redelivered after a restart`);
+    if (this.closed || this.stopRequested) throw stopped();
     this.log(`idempotency: Redis ${what} failed (${reason}); retrying in ${RECORD_RETRY_MS} ms`);
-    await sleep(RECORD_RETRY_MS);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, RECORD_RETRY_MS);
+      this.wakeRetry = () => (clearTimeout(timer), resolve());
+    });
+    this.wakeRetry = undefined;
+    if (this.closed || this.stopRequested) throw stopped();
   }
 
   private submit(ops: ReadonlyArray<readonly [number, string, string | undefined, number | undefined]>) {

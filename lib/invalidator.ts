@@ -302,6 +302,7 @@ class NativeInvalidator implements Invalidator {
       }
     }
     this.locked = true;
+    this.messages.stopping();
     await this.readPath.close();
     const engine = this.engine;
     if (!engine) {

@@ -4,7 +4,7 @@
 // (HandlerDispatcher). Here: option checks, idempotency (skip ids already processed) and the
 // per-topic counters.
 
-import { HandlerDispatcher } from './dispatch';
+import { HandlerDispatcher, LeftUnacknowledged } from './dispatch';
 import { CdcCacheConfigError } from './errors';
 import {
   checkIdempotency,
@@ -106,11 +106,13 @@ export function checkOnMessage(topic: unknown, handler: unknown, options: unknow
   if (issues.length > 0) throw new CdcCacheConfigError(issues.map((message) => ({ path: message.split(':')[0], message })));
 }
 
+type IdStore = { close(): Promise<void>; stopping?(): void };
+
 /** Runs a batch through an idempotency store: the handler sees only ids not processed yet. */
 export function idempotent<M extends { id: string; topic: string }>(
   options: IdempotencyOptions | undefined,
   deps: MessageHandlersDeps,
-  stores: Array<{ close(): Promise<void> }>,
+  stores: IdStore[],
   handler: (fresh: M[], context: MessageContext) => Promise<void> | void,
 ): (batch: M[]) => Promise<{ handled: number; duplicates: number }> {
   if (!options) {
@@ -143,7 +145,7 @@ export function idempotent<M extends { id: string; topic: string }>(
 export class MessageHandlers {
   private readonly registrations = new Map<number, Registration>();
   private readonly counters = new Map<string, Omit<MessageTopicStats, 'lag'>>();
-  private readonly stores: Array<{ close(): Promise<void> }> = [];
+  private readonly stores: IdStore[] = [];
   private readonly dispatchers: HandlerDispatcher[] = [];
   private readonly attemptsSeen = new WeakMap<object, number>();
   private nextId = FIRST_MESSAGE_HANDLER_ID;
@@ -178,7 +180,7 @@ export class MessageHandlers {
           counters.handled += handled;
           counters.duplicates += duplicates;
         } catch (error) {
-          if (attempt >= this.deps.attempts) counters.deadLettered += messages.length;
+          if (attempt >= this.deps.attempts && !(error instanceof LeftUnacknowledged)) counters.deadLettered += messages.length;
           throw error;
         }
       },
@@ -252,6 +254,11 @@ export class MessageHandlers {
       c.handled += handled;
       c.duplicates += duplicates;
     };
+  }
+
+  /** stop() began: stores stop waiting out outages (their batches stay unacknowledged). */
+  stopping(): void {
+    for (const store of this.stores) store.stopping?.();
   }
 
   /** Once every engine stopped: waits for handlers still running, then closes the stores. */
