@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "app_messages.h"
+#include "log_budget.h"
 #include "producer.h"
 #include "reader.h"
 #include "table.h"
@@ -20,7 +21,8 @@
 
 namespace {
 
-constexpr int kMaxQueuedLogLines = 1000;   // log lines beyond this, while JS is busy, are dropped
+using cdc_addon::LogBudget;
+
 constexpr int kTeardownWaitMs = 10000;     // environment teardown: how long to wait for an engine
 
 // One message from the engine side to JS.
@@ -47,7 +49,7 @@ struct Bridge {
   uint64_t next_invalidate_id = 0;
   bool stopped = false;
   void* teardown_hook = nullptr;  // TeardownHook*, removed once the engine stopped normally
-  std::shared_ptr<std::atomic<int>> queued_log_lines = std::make_shared<std::atomic<int>>(0);
+  LogBudget log_budget;
 };
 
 void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* message);
@@ -162,7 +164,7 @@ void settle_stopped(Napi::Env env, Bridge* bridge) {
 
 void CallJs(Napi::Env env, Napi::Function, Bridge* bridge, Message* raw) {
   std::unique_ptr<Message> message(raw);
-  if (message->kind == Message::Kind::log) --*bridge->queued_log_lines;
+  if (message->kind == Message::Kind::log) bridge->log_budget.give_back();
   if (env == nullptr) return;  // the environment is going away: drop
   Napi::HandleScope scope(env);
   try {
@@ -254,14 +256,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
     Channel channel = channel_;
     std::shared_ptr<Gate> gate = gate_;
-    std::shared_ptr<std::atomic<int>> queued_log_lines = bridge_->queued_log_lines;
+    LogBudget log_budget = bridge_->log_budget;
     cdc::EngineCallbacks callbacks;
     if (has_log) {
-      callbacks.log = [channel, gate, queued_log_lines](cdc::LogLevel level, std::string text) mutable {
-        if (queued_log_lines->fetch_add(1) >= kMaxQueuedLogLines) {  // JS is not keeping up: drop
-          --*queued_log_lines;
-          return;
-        }
+      callbacks.log = [channel, gate, log_budget](cdc::LogLevel level, std::string text) mutable {
+        if (!log_budget.take()) return;
         auto* message = new Message{};
         message->kind = Message::Kind::log;
         message->level = level;
@@ -270,7 +269,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
           std::lock_guard<std::mutex> lock(gate->mutex);
           if (gate->open && channel.NonBlockingCall(message) == napi_ok) return;
         }
-        --*queued_log_lines;
+        log_budget.give_back();
         delete message;
       };
     }

@@ -1,6 +1,7 @@
 // Node glue for kafka/AppProducer (publish()): JS messages -> plain structs on the JS thread, the
 // producer thread does the rest, and its answers come back through one typed thread-safe function.
 #include "producer.h"
+#include "log_budget.h"
 
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@ struct ProducerBridge {
   std::unordered_map<uint64_t, Napi::Promise::Deferred> requests;
   std::vector<Napi::Promise::Deferred> close_deferreds;
   Napi::FunctionReference on_log;
+  LogBudget log_budget;
   ProducerChannel channel;  // to unref it when no publish is pending
   bool closed = false;
   void* teardown_hook = nullptr;  // ProducerTeardown*, removed once the producer closed
@@ -46,17 +48,20 @@ struct ProducerGate {
   bool open = true;
 };
 
-void send(const std::shared_ptr<ProducerGate>& gate, ProducerChannel& channel, ProducerReply* reply, bool release) {
+// False when the reply could not be posted (it is deleted then).
+bool send(const std::shared_ptr<ProducerGate>& gate, ProducerChannel& channel, ProducerReply* reply, bool release) {
   std::lock_guard<std::mutex> lock(gate->mutex);
   if (!gate->open) {
     delete reply;
-    return;
+    return false;
   }
-  if (channel.NonBlockingCall(reply) != napi_ok) delete reply;
+  bool posted = channel.NonBlockingCall(reply) == napi_ok;
+  if (!posted) delete reply;
   if (release) {
     channel.Release();
     gate->open = false;
   }
+  return posted;
 }
 
 Napi::Value results_to_js(Napi::Env env, const std::vector<cdc::kafka::DeliveryResult>& results, std::string& error) {
@@ -76,6 +81,7 @@ Napi::Value results_to_js(Napi::Env env, const std::vector<cdc::kafka::DeliveryR
 
 void CallProducerJs(Napi::Env env, Napi::Function, ProducerBridge* bridge, ProducerReply* raw) {
   std::unique_ptr<ProducerReply> reply(raw);
+  if (reply->kind == ProducerReply::Kind::log) bridge->log_budget.give_back();
   if (env == nullptr) return;
   Napi::HandleScope scope(env);
   if (reply->kind == ProducerReply::Kind::log) {
@@ -203,12 +209,14 @@ class ProducerWrap : public Napi::ObjectWrap<ProducerWrap> {
       reply->kind = ProducerReply::Kind::closed;
       send(gate, channel, reply, true);  // the producer's last call
     };
-    auto log = [channel, gate](cdc::LogLevel level, std::string text) mutable {
+    LogBudget log_budget = bridge_->log_budget;
+    auto log = [channel, gate, log_budget](cdc::LogLevel level, std::string text) mutable {
+      if (!log_budget.take()) return;  // JS is not keeping up: dropped
       auto* reply = new ProducerReply{};
       reply->kind = ProducerReply::Kind::log;
       reply->level = level;
       reply->text = std::move(text);
-      send(gate, channel, reply, false);
+      if (!send(gate, channel, reply, false)) log_budget.give_back();
     };
     std::unique_ptr<cdc::kafka::AppProducer> producer;
     cdc::Status status = cdc::kafka::AppProducer::create(settings, done, closed, log, producer);
