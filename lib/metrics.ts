@@ -187,6 +187,9 @@ function registerMetrics(ctx: MetricContext): void {
   counter('redis_commands_total', 'Redis commands sent.', (s) => s.redis?.commands ?? 0);
   counter('redis_errors_total', 'Redis errors (connection and command).', (s) => s.redis?.errors ?? 0);
   counter('redis_reconnects_total', 'Redis reconnections.', (s) => s.redis?.reconnects ?? 0);
+  counter('redis_cluster_moved_total', 'Redis Cluster MOVED redirections followed.', (s) => s.redis?.moved ?? 0);
+  counter('redis_cluster_asked_total', 'Redis Cluster ASK redirections followed.', (s) => s.redis?.asked ?? 0);
+  counter('redis_cluster_slot_map_refreshes_total', 'Redis Cluster slot map reads.', (s) => s.redis?.slotMapRefreshes ?? 0);
   counter('handler_batches_delivered_total', 'Batches delivered to onChange handlers.', (s) => s.handlers?.delivered ?? 0);
   counter('handler_batches_failed_total', 'Handler batches that failed every attempt.', (s) => s.handlers?.failed ?? 0);
   gauge('handler_batches_in_flight', 'Handler batches not yet acknowledged.', (s) => s.handlers?.inFlight ?? 0);

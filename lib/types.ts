@@ -115,6 +115,10 @@ export interface CdcCacheStats {
     fallbackDeletes: number;
     /** Commands of partitions no longer owned (revoked during an outage), dropped unsent. */
     revokedDropped: number;
+    /** Redis Cluster: MOVED and ASK redirections followed, and slot map reads (at connect, after MOVED, after an outage). */
+    moved: number;
+    asked: number;
+    slotMapRefreshes: number;
     batchSizeAvg: number;
   };
   handlers: { delivered: number; inFlight: number; failed: number };
@@ -148,7 +152,7 @@ export function emptyStats(): CdcCacheStats {
     tombstoneDeletes: 0,
     refreshesOlderSkipped: 0,
     refreshesWithoutBefore: 0,
-    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 0 },
+    redis: { roundTrips: 0, commands: 0, errors: 0, reconnects: 0, fallbackDeletes: 0, revokedDropped: 0, moved: 0, asked: 0, slotMapRefreshes: 0, batchSizeAvg: 0 },
     handlers: { delivered: 0, inFlight: 0, failed: 0 },
     prefetch: { bytes: 0, peakBytes: 0, pauses: 0 },
     partitions: [],

@@ -70,6 +70,8 @@ describe('Redis Cluster: invalidation across every master', () => {
     expect(stats.deadLettered - baseline.deadLettered).toBe(0);
     expect(stats.keysDeleted - baseline.keysDeleted).toBe(keys.length);
     expect(stats.redis.roundTrips).toBeGreaterThan(0);
+    expect(stats.redis.slotMapRefreshes).toBeGreaterThanOrEqual(1);  // read at connect
+    expect(stats.redis.moved).toBe(0);  // a stable cluster: every command went to its master at once
   });
 
   it('invalidate() deletes keys of many slots in one call', async () => {

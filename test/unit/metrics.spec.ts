@@ -23,7 +23,7 @@ describe('createPrometheusCollector', () => {
       tombstoneDeletes: 0,
       refreshesOlderSkipped: 0,
       refreshesWithoutBefore: 0,
-      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, revokedDropped: 0, batchSizeAvg: 4.5 },
+      redis: { roundTrips: 3, commands: 14, errors: 2, reconnects: 1, fallbackDeletes: 0, revokedDropped: 0, moved: 5, asked: 1, slotMapRefreshes: 2, batchSizeAvg: 4.5 },
       partitions: [
         { topic: 'dbserver1.public.customers', partition: 0, committed: '5', position: '9', lag: 4 },
         { topic: 'dbserver1.public.customers', partition: 1, committed: '7', position: '7', lag: 0 },
@@ -35,6 +35,9 @@ describe('createPrometheusCollector', () => {
     let text = await registry.metrics();
     expect(text).toContain('cdc_cache_events_consumed_total 10');
     expect(text).toContain('cdc_cache_events_applied_total 7');
+    expect(text).toContain('cdc_cache_redis_cluster_moved_total 5');
+    expect(text).toContain('cdc_cache_redis_cluster_asked_total 1');
+    expect(text).toContain('cdc_cache_redis_cluster_slot_map_refreshes_total 2');
     expect(text).toContain('cdc_cache_events_skipped_total{reason="tombstone"} 2');
     expect(text).toContain('cdc_cache_events_skipped_total{reason="heartbeat"} 1');
     expect(text).toContain('cdc_cache_events_skipped_total{reason="schema_change"} 0');

@@ -434,6 +434,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     redis.Set("reconnects", count(stats.redis.reconnects));
     redis.Set("fallbackDeletes", count(stats.redis.fallback_deletes));
     redis.Set("revokedDropped", count(stats.redis.revoked_dropped));
+    redis.Set("moved", count(stats.redis.moved));
+    redis.Set("asked", count(stats.redis.asked));
+    redis.Set("slotMapRefreshes", count(stats.redis.slot_map_refreshes));
     redis.Set("batchSizeAvg", number(stats.redis.batch_size_avg));
     object.Set("redis", redis);
     Napi::Object handlers = Napi::Object::New(env);

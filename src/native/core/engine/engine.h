@@ -70,6 +70,7 @@ struct EngineStats {
     uint64_t round_trips = 0, commands = 0, errors = 0, reconnects = 0;
     uint64_t fallback_deletes = 0;  // refresh SETs refused for memory (-OOM), deleted instead
     uint64_t revoked_dropped = 0;   // commands of partitions no longer owned, never sent
+    uint64_t moved = 0, asked = 0, slot_map_refreshes = 0;  // Redis Cluster redirections and map reads
     double batch_size_avg = 0;
   } redis;
   struct Handlers {

@@ -433,6 +433,9 @@ void EngineLoop::publish_stats(bool force) {
   snapshot.redis.round_trips = redis.round_trips;
   snapshot.redis.commands = redis.commands;
   snapshot.redis.reconnects = redis.reconnects;
+  snapshot.redis.moved = redis.moved;
+  snapshot.redis.asked = redis.asked;
+  snapshot.redis.slot_map_refreshes = redis.slot_map_refreshes;
   snapshot.redis.errors += redis.errors;
   snapshot.redis.batch_size_avg = redis.round_trips ? static_cast<double>(redis.commands) / redis.round_trips : 0.0;
   partitions_.for_each([&](const PartitionState& partition) {
