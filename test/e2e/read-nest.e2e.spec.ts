@@ -8,6 +8,7 @@ import { infraEnv } from './infra';
 import { Cached, CacheInvalidationModule, CacheInvalidationService } from '../../nest-module';
 
 const infra = infraEnv();
+const ID = -7;  // no customers row has it
 
 @Injectable()
 class CustomerRepository {
@@ -26,7 +27,8 @@ describe('@Cached in a Nest app', () => {
     @Module({
       imports: [
         CacheInvalidationModule.forRoot({
-          kafka: { brokers: infra.KAFKA_BROKERS, groupId: `read-nest-${keyPrefix}`, topics: ['dbserver1.public.customers'] },
+          // 'latest', and an id no row has: a change event of the topic must not delete the key under test.
+          kafka: { brokers: infra.KAFKA_BROKERS, groupId: `read-nest-${keyPrefix}`, topics: ['dbserver1.public.customers'], config: { 'auto.offset.reset': 'latest' } },
           redis: { url: infra.REDIS_URL },
           keyPrefix,
           rules: [{ source: 'public.customers', invalidate: ['customer:{id}'] }],
@@ -43,14 +45,14 @@ describe('@Cached in a Nest app', () => {
     try {
       const repository = app.get(CustomerRepository);
       const service = app.get(CacheInvalidationService);
-      expect(await repository.findCustomer(7)).toEqual({ id: 7, calls: 1 });
-      expect(await repository.findCustomer(7)).toEqual({ id: 7, calls: 1 });
+      expect(await repository.findCustomer(ID)).toEqual({ id: ID, calls: 1 });
+      expect(await repository.findCustomer(ID)).toEqual({ id: ID, calls: 1 });
       expect(repository.calls).toBe(1);
-      expect(await redis.get(`${keyPrefix}customer:7`)).toBe('{"id":7,"calls":1}');
-      expect(await redis.pttl(`${keyPrefix}customer:7`)).toBeGreaterThan(290_000);
-      expect(await service.invalidate(['customer:7'])).toBe(1);
-      expect(await repository.findCustomer(7)).toEqual({ id: 7, calls: 2 });
-      expect(await service.getOrLoad('customer:7', async () => ({ id: 7, calls: -1 }))).toEqual({ id: 7, calls: 2 });
+      expect(await redis.get(`${keyPrefix}customer:${ID}`)).toBe(`{"id":${ID},"calls":1}`);
+      expect(await redis.pttl(`${keyPrefix}customer:${ID}`)).toBeGreaterThan(290_000);
+      expect(await service.invalidate([`customer:${ID}`])).toBe(1);
+      expect(await repository.findCustomer(ID)).toEqual({ id: ID, calls: 2 });
+      expect(await service.getOrLoad(`customer:${ID}`, async () => ({ id: ID, calls: -1 }))).toEqual({ id: ID, calls: 2 });
       expect(service.stats().read).toMatchObject({ hits: 2, misses: 2, fills: 2 });
     } finally {
       await app.close();

@@ -1,7 +1,10 @@
 // Log-backed tables on the real broker: a fresh table equals the topic's compacted content as kcat
 // reads it, empty topics are ready at once, put -> get read-your-writes, waitFor across two
 // instances, and maxBytes reported.
+import { setFlagsFromString } from 'v8';
+import { runInNewContext } from 'vm';
 import { createTable, type Table } from '../../lib';
+import { loadNative } from '../../lib/native';
 import { brokers, compacted, createTopic, deleteTopics, kcatProduce, kcatRead, quietLogger, topicName } from './table-helpers';
 
 jest.setTimeout(240_000);
@@ -137,6 +140,34 @@ describe('createTable on a compacted topic', () => {
     expect(stats.error).toMatch(/maxBytes exceeded/);
     expect(stats.bytes).toBeLessThan(200_000 + 3 * 1024);
     expect(errors).toHaveLength(1);
+  });
+
+  it('a closed table is freed once unreachable, not kept by its environment-teardown hook until exit', async () => {
+    const topic = topicName('freed');
+    topics.push(topic);
+    await createTopic(topic, 2);
+    const tablesAlive = (loadNative() as unknown as { tablesAlive(): number }).tablesAlive;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collect = async (done: () => boolean) => {
+      for (let i = 0; i < 50 && !done(); i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    let settled = -1;
+    await collect(() => settled === (settled = tablesAlive()));  // earlier tests' closed tables go first
+    const before = tablesAlive();
+    await (async () => {
+      for (let i = 0; i < 3; i++) {
+        const table = createTable({ kafka: { brokers: brokers(), topic }, logger: quietLogger });
+        await table.ready({ timeoutMs: 20_000 });
+        await table.close();
+      }
+    })();
+    expect(tablesAlive()).toBe(before + 3);
+    await collect(() => tablesAlive() <= before);
+    expect(tablesAlive()).toBe(before);
   });
 
   it('bad options fail at once naming the field', () => {

@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "table/table.h"
+#include "log_budget.h"
 #include "thread_safe_callback.h"
 
 namespace {
 
+using cdc_addon::LogBudget;
+
 constexpr int kTeardownWaitMs = 10000;
-constexpr int kMaxQueuedLogLines = 1000;
 
 struct TableMessage {
   enum class Kind { opened, batch, put, ends, partitions, log, closed } kind = Kind::log;
@@ -34,7 +36,7 @@ struct TableBridge {
   Napi::FunctionReference on_event;  // onEvent(kind, ...): one entry point keeps the glue small
   Napi::ObjectReference self;        // keeps the wrapper alive while the table runs
   bool key_as_buffer = false, value_as_buffer = false;
-  std::atomic<int> queued_log_lines{0};
+  LogBudget log_budget;
 };
 
 void CallTableJs(Napi::Env env, Napi::Function, TableBridge* bridge, TableMessage* raw);
@@ -141,7 +143,7 @@ Napi::Value error_or_null(Napi::Env env, const TableMessage& message) {
 
 void CallTableJs(Napi::Env env, Napi::Function, TableBridge* bridge, TableMessage* raw) {
   std::unique_ptr<TableMessage> message(raw);
-  if (message->kind == TableMessage::Kind::log) --bridge->queued_log_lines;
+  if (message->kind == TableMessage::Kind::log) bridge->log_budget.give_back();
   if (env == nullptr || bridge->on_event.IsEmpty()) return;
   Napi::HandleScope scope(env);
   using Kind = TableMessage::Kind;
@@ -215,7 +217,7 @@ cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) 
 
 cdc::table::Callbacks make_callbacks(TableChannel channel, TableBridge* bridge) {
   using Kind = TableMessage::Kind;
-  auto send = [channel](TableMessage* message) { channel.post(message); };
+  auto send = [channel](TableMessage* message) { return channel.post(message); };
   cdc::table::Callbacks callbacks;
   callbacks.opened = [send](const cdc::Status& status, std::vector<cdc::table::PartitionEnd> ends) mutable {
     send(new TableMessage{Kind::opened, status.ok(), status.message(), 0, 0, 0, {}, std::move(ends), {}});
@@ -235,12 +237,10 @@ cdc::table::Callbacks make_callbacks(TableChannel channel, TableBridge* bridge) 
   callbacks.partitions_added = [send](std::vector<cdc::table::PartitionEnd> ends) mutable {
     send(new TableMessage{Kind::partitions, true, "", 0, 0, 0, {}, std::move(ends), {}});
   };
-  callbacks.log = [send, bridge](cdc::table::LogLevel level, std::string text) mutable {
-    if (bridge->queued_log_lines.fetch_add(1) >= kMaxQueuedLogLines) {  // JS is not keeping up: drop
-      --bridge->queued_log_lines;
-      return;
-    }
-    send(new TableMessage{Kind::log, true, std::move(text), 0, 0, 0, level, {}, {}});
+  LogBudget log_budget = bridge->log_budget;  // shares the bridge's count; outlives the bridge if need be
+  callbacks.log = [send, log_budget](cdc::table::LogLevel level, std::string text) mutable {
+    if (!log_budget.take()) return;  // JS is not keeping up: dropped
+    if (!send(new TableMessage{Kind::log, true, std::move(text), 0, 0, 0, level, {}, {}})) log_budget.give_back();
   };
   callbacks.closed = [channel]() {
     channel.post_last(new TableMessage{Kind::closed, true, "", 0, 0, 0, {}, {}, {}});
@@ -335,6 +335,9 @@ void register_table(Napi::Env env, Napi::Object exports) {
   Napi::Function constructor = TableWrap::Define(env);
   // Kept alive by the exports object for the environment's lifetime.
   exports.Set("Table", constructor);
+  exports.Set("tablesAlive", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return Napi::Number::New(info.Env(), static_cast<double>(cdc::table::Table::alive()));
+              }, "tablesAlive"));
 }
 
 }  // namespace cdc_addon

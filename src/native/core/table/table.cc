@@ -434,9 +434,16 @@ Status Table::create(Settings settings, Callbacks callbacks, std::unique_ptr<Tab
   return Status::Ok();
 }
 
-Table::Table(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+namespace {
+std::atomic<int64_t> tables_alive{0};
+}  // namespace
+
+int64_t Table::alive() { return tables_alive.load(); }
+
+Table::Table(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { ++tables_alive; }
 
 Table::~Table() {
+  --tables_alive;
   stop();
   bool finished = join(kFlushOnStopMs + kDestroyWaitMs + 1000);
   if (!finished) impl_->thread.detach();  // never reached in practice: the owner joins before dropping the table

@@ -104,6 +104,9 @@ class Table {
   // non-zero timeout.
   bool join(int timeout_ms);
 
+  // Tables not yet destroyed in this process (a closed table must not outlive its owner).
+  static int64_t alive();
+
  private:
   struct Impl;
   explicit Table(std::unique_ptr<Impl> impl);
