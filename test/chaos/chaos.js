@@ -146,7 +146,7 @@ async function runChaos(params = {}) {
   const profileName = params.profile || 'long';
   const p = { ...PROFILES[profileName], ...params };
   const runId = Date.now().toString(36);
-  const groupId = p.groupId || `cdc-cache-chaos-${profileName}`;
+  const groupId = p.groupId || `cdc-cache-chaos-${profileName}${p.cluster ? '-cluster' : ''}`;
   const keyPrefix = `chaos:${runId}:`;
   const deadLetterTopic = `cdc-cache-chaos.dead-letter`;
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `cdc-cache-chaos-${runId}-`));
@@ -158,7 +158,7 @@ async function runChaos(params = {}) {
   const k = (key) => `${keyPrefix}${key}`;
   const emailOf = (id, version) => `chaos-${runId}-${id}-${version}@example.com`;
 
-  log(`run ${runId} (${profileName}): ${p.updates} updates over ${p.rows} rows at ${p.rate}/s; consumer logs in ${logDir}`);
+  log(`run ${runId} (${profileName}${p.cluster ? ', Redis Cluster' : ''}): ${p.updates} updates over ${p.rows} rows at ${p.rate}/s; consumer logs in ${logDir}`);
   if ((await infra.runInfra('status')).code !== 0) {
     log('infrastructure not (fully) up: scripts/infra up');
     const up = await infra.runInfra('up');
@@ -168,13 +168,18 @@ async function runChaos(params = {}) {
 
   const pg = new Client({ connectionString: env.PG_URL, connectionTimeoutMillis: 10_000 });
   await pg.connect();
-  const redis = new Redis(env.REDIS_URL, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => 250,
-    lazyConnect: false,
-  });
+  const clusterNodes = p.cluster ? (env.REDIS_CLUSTER_NODES || '').split(',').filter(Boolean) : undefined;
+  if (clusterNodes && clusterNodes.length === 0) throw new Error('--cluster: .infra/env has no REDIS_CLUSTER_NODES (scripts/infra up starts the cluster)');
+  const redis = clusterNodes
+    ? new Redis.Cluster(clusterNodes.map(address), {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: () => 250,
+        redisOptions: { maxRetriesPerRequest: 0, enableOfflineQueue: false },
+      })
+    : new Redis(env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 250, lazyConnect: false });
   redis.on('error', () => {}); // outages are part of the plan
+  await waitFor('Redis to be ready', () => redis.status === 'ready', 30_000);
+  const redisFaults = clusterNodes ? clusterFaults(redis, p) : singleRedisFaults(redis, p);
   const kafka = new Kafka({ clientId: 'cdc-cache-chaos', brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 
   const topicEnds = async (topic) => {
@@ -192,7 +197,7 @@ async function runChaos(params = {}) {
   const spawnConsumer = (name) => {
     const consumer = new ConsumerProcess(
       name,
-      { brokers: env.KAFKA_BROKERS, redisUrl: env.REDIS_URL, groupId, topic: TOPIC, keyPrefix, deadLetterTopic },
+      { brokers: env.KAFKA_BROKERS, redisUrl: env.REDIS_URL, redisCluster: clusterNodes, groupId, topic: TOPIC, keyPrefix, deadLetterTopic },
       path.join(logDir, `${name}.log`),
     );
     consumers.push(consumer);
@@ -202,7 +207,7 @@ async function runChaos(params = {}) {
   let partitionCount = 1;
   let primary;
   let secondary;
-  const ctx = { progress: 0, unmarked: 0, writerDone: false };
+  const ctx = { progress: 0, unmarked: 0, writerDone: false, paused: false, faultsDone: false };
   const rows = [];
 
   try {
@@ -247,8 +252,14 @@ async function runChaos(params = {}) {
 
     // -------- the writer and the faults, concurrently
     const writer = (async () => {
-      const begin = Date.now();
-      for (let i = 0; i < p.updates; i++) {
+      let begin = Date.now();
+      // At least p.updates, and on until the last fault is over: every fault happens under writes.
+      for (let i = 0; i < p.updates || !ctx.faultsDone; i++) {
+        if (ctx.paused) {
+          const pausedAt = Date.now();
+          while (ctx.paused) await sleep(50);
+          begin += Date.now() - pausedAt;  // no burst after a checkpoint
+        }
         const wait = begin + (i * 1000) / p.rate - Date.now();
         if (wait > 0) await sleep(wait);
         const row = rows[randomInt(rows.length)];
@@ -271,7 +282,7 @@ async function runChaos(params = {}) {
         ctx.progress = i + 1;
       }
       ctx.writerDone = true;
-      log(`writer: ${p.updates} updates in ${((Date.now() - begin) / 1000).toFixed(1)} s (${ctx.unmarked} without markers: Redis down)`);
+      log(`writer: ${ctx.progress} updates in ${((Date.now() - begin) / 1000).toFixed(1)} s (${ctx.unmarked} without markers: Redis down)`);
     })();
 
     const faultPlan = [
@@ -286,7 +297,8 @@ async function runChaos(params = {}) {
         await waitFor(`${primary.name} to be assigned partitions`, () => primary.partitions().length >= partitionCount, 90_000);
         return `killed ${old.name} (held ${lastPartitions} partition(s)); ${primary.name} assigned ${primary.partitions().length} after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
       }],
-      [0.2, 'Redis kill + restart #1', () => redisOutage()],
+      [0.2, `${redisFaults.outage.name} #1`, () => redisOutage()],
+      [0.27, redisFaults.readOnly.name, () => redisFaults.readOnly.run(primary)],
       [0.35, 'second consumer joins the group', async () => {
         secondary = spawnConsumer('B1');
         await withTimeout(secondary.started, 60_000, 'B1 to start');
@@ -298,6 +310,7 @@ async function runChaos(params = {}) {
         }, 90_000);
         return `rebalanced in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${primary.name} ${primary.partitions().length}, B1 ${secondary.partitions().length} partition(s)`;
       }],
+      [0.43, redisFaults.outOfMemory.name, () => redisFaults.outOfMemory.run(primary)],
       [0.5, 'second consumer leaves the group', async () => {
         const t0 = Date.now();
         await secondary.stop();
@@ -316,11 +329,65 @@ async function runChaos(params = {}) {
         await waitFor(`${primary.name} to be healthy and own every partition again`, () => primary.lastHealthy && primary.partitions().length === partitionCount, 120_000);
         return `killed broker pid ${pid}; unhealthy during outage: ${sawUnhealthy}; healthy with ${partitionCount} partition(s) ${((Date.now() - t0) / 1000).toFixed(1)} s after infra up${connectorNotes.length ? `; ${connectorNotes.join('; ')}` : ''}`;
       }],
-      [0.8, 'Redis kill + restart #2', () => redisOutage()],
+      [0.7, `consumer restart while ${clusterNodes ? 'a Redis Cluster master' : 'Redis'} is down`, async () => {
+        const pid = await redisFaults.outage.kill();
+        const old = primary;
+        await old.kill();
+        primary = spawnConsumer(`A${consumers.filter((c) => c.name.startsWith('A')).length + 1}`);
+        await withTimeout(primary.started, 60_000, `${primary.name} to start with Redis down`);
+        await sleep(p.outageMs);
+        const up = await infra.runInfra('up');
+        if (up.code !== 0) throw new Error(`scripts/infra up failed after the Redis kill:\n${up.output.slice(-2000)}`);
+        const t0 = Date.now();
+        await waitFor(`${primary.name} to be healthy with every partition`, () => primary.lastHealthy && primary.partitions().length === partitionCount, 120_000);
+        return `killed ${pid} and ${old.name}; ${primary.name} started meanwhile, healthy ${((Date.now() - t0) / 1000).toFixed(1)} s after Redis came back`;
+      }],
+      [0.8, `${redisFaults.outage.name} #2`, () => redisOutage()],
+      [0.9, 'Kafka Connect kill + restart (replayed events)', async () => {
+        // Debezium resumes from its last flushed source offset: changes since then come again, at new offsets.
+        const pid = await infra.killPart('connect');
+        await sleep(1000);
+        const up = await infra.runInfra('up');
+        if (up.code !== 0) throw new Error(`scripts/infra up failed after the Connect kill:\n${up.output.slice(-2000)}`);
+        const connectorNotes = await infra.waitConnectorRunning(env.CONNECT_URL);
+        // Replayed row images older than what a key holds are not written (versioned refreshes).
+        const olderSkipped = () => (primary.lastStats ? primary.lastStats.refreshesOlderSkipped : 0);
+        const before = olderSkipped();
+        await sleep(p.outageMs);
+        return `killed Connect pid ${pid}; connector running again${connectorNotes.length ? ` (${connectorNotes.join('; ')})` : ''}; older refreshes skipped since: ${olderSkipped() - before}`;
+      }],
     ];
 
+    // After each fault: the writer pauses until cdc-cache caught up, then nothing may be lost (no
+    // marker left) or stale (every refreshed copy equals its row in PostgreSQL).
+    async function checkpoint(fault) {
+      ctx.paused = true;
+      try {
+        let stale = [];
+        let lag = -1;
+        const t0 = Date.now();
+        try {
+          await waitFor('cdc-cache to catch up after the fault', async () => {
+            stale = await findStale(redis, keyPrefix);
+            const parts = consumers.filter((c) => !c.exit).flatMap((c) => c.partitions());
+            lag = parts.reduce((a, part) => a + part.lag, 0);
+            return stale.length === 0 && parts.length === partitionCount && lag === 0;
+          }, p.catchUpTimeoutMs, 500);
+        } catch {
+          // counted below
+        }
+        fault.lost = stale.length;
+        fault.staleRefreshes = (await staleRefreshes(redis, pg, runId, k)).length;
+        fault.catchUpS = +((Date.now() - t0) / 1000).toFixed(1);
+        if (fault.lost > 0) failures.push(`after "${fault.name}": ${fault.lost} lost invalidation(s) (stale markers), lag ${lag}`);
+        if (fault.staleRefreshes > 0) failures.push(`after "${fault.name}": ${fault.staleRefreshes} refreshed key(s) differ from PostgreSQL`);
+      } finally {
+        ctx.paused = false;
+      }
+    }
+
     async function redisOutage() {
-      const pid = await infra.killPart('redis');
+      const pid = await redisFaults.outage.kill();
       const killedAt = Date.now();
       await sleep(p.outageMs);
       const sawUnhealthy = primary.healthLog.some((h) => !h.healthy && h.at >= killedAt) || !primary.lastHealthy;
@@ -328,26 +395,31 @@ async function runChaos(params = {}) {
       if (up.code !== 0) throw new Error(`scripts/infra up failed after the Redis kill:\n${up.output.slice(-2000)}`);
       const t0 = Date.now();
       await waitFor(`${primary.name} to reconnect to Redis`, () => primary.lastHealthy && primary.lastStats && primary.lastStats.redisConnected, 60_000);
-      return `killed redis pid ${pid} for ${p.outageMs} ms; unhealthy during outage: ${sawUnhealthy}; healthy ${((Date.now() - t0) / 1000).toFixed(1)} s after restart`;
+      return `killed ${pid} for ${p.outageMs} ms; unhealthy during outage: ${sawUnhealthy}; healthy ${((Date.now() - t0) / 1000).toFixed(1)} s after restart`;
     }
 
     const faultRunner = (async () => {
-      for (const [fraction, name, inject] of p.faults === false ? [] : faultPlan) {
-        await waitFor(`update ${Math.round(fraction * p.updates)}`, () => ctx.progress >= fraction * p.updates || ctx.writerDone, 24 * 3600_000, 100);
-        const fault = { name, atUpdate: ctx.progress, atS: +((Date.now() - startedAt) / 1000).toFixed(1) };
-        log(`fault: ${name} (at update ${ctx.progress})`);
-        const t0 = Date.now();
-        try {
-          fault.detail = await inject();
-          fault.ok = true;
-        } catch (error) {
-          fault.ok = false;
-          fault.detail = error.message;
-          failures.push(`fault "${name}": ${error.message}`);
+      try {
+        for (const [fraction, name, inject] of p.faults === false ? [] : faultPlan) {
+          await waitFor(`update ${Math.round(fraction * p.updates)}`, () => ctx.progress >= fraction * p.updates || ctx.writerDone, 24 * 3600_000, 100);
+          const fault = { name, atUpdate: ctx.progress, atS: +((Date.now() - startedAt) / 1000).toFixed(1) };
+          log(`fault: ${name} (at update ${ctx.progress})`);
+          const t0 = Date.now();
+          try {
+            fault.detail = await inject();
+            fault.ok = true;
+          } catch (error) {
+            fault.ok = false;
+            fault.detail = error.message;
+            failures.push(`fault "${name}": ${error.message}`);
+          }
+          fault.durationS = +((Date.now() - t0) / 1000).toFixed(1);
+          await checkpoint(fault);
+          faults.push(fault);
+          log(`fault done: ${name}: ${fault.detail}; lost ${fault.lost}, stale ${fault.staleRefreshes} (caught up in ${fault.catchUpS} s)`);
         }
-        fault.durationS = +((Date.now() - t0) / 1000).toFixed(1);
-        faults.push(fault);
-        log(`fault done: ${name}: ${fault.detail}`);
+      } finally {
+        ctx.faultsDone = true;
       }
     })();
 
@@ -372,7 +444,7 @@ async function runChaos(params = {}) {
       row.changes += 1;
       row.lastMarked = true;
     }
-    const totalUpdates = p.updates + swept.rowCount;
+    const totalUpdates = ctx.progress + swept.rowCount;
     log(`final sweep: ${swept.rowCount} rows updated in one transaction`);
 
     // -------- catch up: no marker left, nothing behind in any partition
@@ -390,6 +462,8 @@ async function runChaos(params = {}) {
       failures.push(`${error.message}: ${staleKeys.length} stale key(s), lag ${lag}`);
     }
     const catchUpS = +((Date.now() - writerEnd) / 1000).toFixed(1);
+    const finalStaleRefreshes = await staleRefreshes(redis, pg, runId, k);
+    if (finalStaleRefreshes.length > 0) failures.push(`${finalStaleRefreshes.length} refreshed key(s) differ from PostgreSQL at the end, e.g. ${finalStaleRefreshes.slice(0, 3).join('; ')}`);
     log(`caught up ${catchUpS} s after the writer stopped: ${staleKeys.length} stale key(s), lag ${lag}`);
 
     // -------- stop, then check committed offsets and counts
@@ -452,6 +526,7 @@ async function runChaos(params = {}) {
       updates: totalUpdates,
       rows: rows.length,
       stale_keys: staleKeys.length,
+      stale_refreshes: finalStaleRefreshes.length,
       faults,
       consumed: totals.consumed,
       applied: totals.applied,
@@ -483,6 +558,116 @@ async function runChaos(params = {}) {
   }
 }
 
+// ---------------------------------------------------------------- Redis faults, one Redis or a cluster
+
+const address = (hostPort) => {
+  const [host, port] = hostPort.split(':');
+  return { host, port: Number(port) };
+};
+
+/** Read-only replica, out of memory and kill, on the one Redis (scripts/infra's 16379). */
+function singleRedisFaults(redis, p) {
+  return {
+    outage: { name: 'Redis kill + restart', kill: async () => `redis pid ${await infra.killPart('redis')}` },
+    readOnly: {
+      name: 'Redis a read-only replica, then promoted',
+      async run(primary) {
+        // A failover seen from a client still pointed at the old master: every write is -READONLY.
+        await redis.call('REPLICAOF', '127.0.0.1', '1');  // a master that never answers: the data stays
+        const since = Date.now();
+        await sleep(p.outageMs);
+        const sawUnhealthy = primary.healthLog.some((h) => !h.healthy && h.at >= since) || !primary.lastHealthy;
+        await redis.call('REPLICAOF', 'NO', 'ONE');
+        await waitFor(`${primary.name} to be healthy again`, () => primary.lastHealthy, 60_000);
+        return `read-only for ${p.outageMs} ms; unhealthy meanwhile: ${sawUnhealthy}`;
+      },
+    },
+    outOfMemory: { name: 'Redis out of memory (noeviction)', run: (primary) => outOfMemory(redis, p, primary) },
+  };
+}
+
+/** Refreshes are refused with -OOM (each falls back to deleting its key); deletes still work. */
+async function outOfMemory(node, p, primary) {
+  const [, maxmemory] = await node.call('CONFIG', 'GET', 'maxmemory');
+  const [, policy] = await node.call('CONFIG', 'GET', 'maxmemory-policy');
+  const before = primary.lastStats ? primary.lastStats.redis.fallbackDeletes : 0;
+  await node.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await node.call('CONFIG', 'SET', 'maxmemory', '1');
+  try {
+    await sleep(p.outageMs);
+  } finally {
+    await node.call('CONFIG', 'SET', 'maxmemory', maxmemory);
+    await node.call('CONFIG', 'SET', 'maxmemory-policy', policy);
+  }
+  const fallbacks = (primary.lastStats ? primary.lastStats.redis.fallbackDeletes : 0) - before;
+  return `out of memory for ${p.outageMs} ms; refreshes deleted instead: ${fallbacks}`;
+}
+
+/** The same kinds on scripts/infra's Redis Cluster (three masters, a replica each). */
+function clusterFaults(cluster, p) {
+  // CLUSTER NODES as seen by a live node: [{ id, address, port, master, failed, slots }]
+  const topology = async () => {
+    const text = await cluster.call('CLUSTER', 'NODES');
+    return text.trim().split('\n').map((line) => {
+      const [id, addr, flags, , , , , , ...slots] = line.split(' ');
+      const hostPort = addr.split('@')[0];
+      return { id, address: hostPort, port: Number(hostPort.split(':')[1]), master: flags.includes('master'), failed: flags.includes('fail'), slots: slots.length };
+    });
+  };
+  const direct = async (hostPort, work) => {
+    const node = new Redis({ ...address(hostPort), maxRetriesPerRequest: 1, lazyConnect: true });
+    node.on('error', () => {});
+    try {
+      await node.connect();
+      return await work(node);
+    } finally {
+      node.disconnect();
+    }
+  };
+  const clusterOk = async () => {
+    try {
+      const nodes = (await topology()).filter((n) => !n.failed);
+      const masters = nodes.filter((n) => n.master && n.slots > 0);
+      return masters.length === 3 && (await direct(masters[0].address, (n) => n.call('CLUSTER', 'INFO'))).includes('cluster_state:ok');
+    } catch {
+      return false;
+    }
+  };
+  const aMaster = async () => (await topology()).find((n) => n.master && !n.failed && n.slots > 0);
+  return {
+    outage: {
+      name: 'Redis Cluster master SIGKILL (its replica takes over) + restart',
+      async kill() {
+        const master = await aMaster();
+        const pid = await infra.killPart(`redis-cluster-${master.port}`);
+        await waitFor('the replica to take over', async () => (await sleep(500), clusterOk()), 60_000, 500);
+        return `master ${master.address} (pid ${pid})`;
+      },
+    },
+    readOnly: {
+      name: 'Redis Cluster manual failover (CLUSTER FAILOVER)',
+      async run(primary) {
+        const nodes = await topology();
+        const replica = nodes.find((n) => !n.master && !n.failed);
+        const before = primary.lastStats ? primary.lastStats.redis.moved : 0;
+        await direct(replica.address, (n) => n.call('CLUSTER', 'FAILOVER'));
+        await waitFor(`${replica.address} to be a master`, async () => (await topology()).some((n) => n.id === replica.id && n.master), 30_000, 250);
+        await waitFor('the cluster to be ok', clusterOk, 30_000, 250);
+        await sleep(p.outageMs);  // writes go on meanwhile: the old master answers MOVED
+        const moved = (primary.lastStats ? primary.lastStats.redis.moved : 0) - before;
+        return `${replica.address} promoted; MOVED followed meanwhile: ${moved}`;
+      },
+    },
+    outOfMemory: {
+      name: 'Redis Cluster master out of memory (noeviction)',
+      async run(primary) {
+        const master = await aMaster();
+        return direct(master.address, async (node) => `${master.address}: ${await outOfMemory(node, p, primary)}`);
+      },
+    },
+  };
+}
+
 // ---------------------------------------------------------------- helpers
 
 async function withTimeout(promise, ms, what) {
@@ -501,7 +686,8 @@ async function withTimeout(promise, ms, what) {
 async function tryMarkStale(redis, keys) {
   if (redis.status !== 'ready') return false;
   try {
-    await withTimeout(redis.mset(...keys.flatMap((key) => [key, STALE])), 1000, 'MSET');
+    // One SET per key: a cluster refuses a multi-key MSET across slots.
+    await withTimeout(Promise.all(keys.map((key) => redis.set(key, STALE))), 1000, 'SET');
     return true;
   } catch {
     return false;
@@ -520,17 +706,52 @@ async function msetStale(redis, keys) {
 async function findStale(redis, keyPrefix) {
   if (redis.status !== 'ready') return ['(redis not ready)'];
   const stale = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) {
-      const values = await redis.mget(...keys);
-      keys.forEach((key, i) => {
-        if (values[i] === STALE) stale.push(key);
-      });
-    }
-  } while (cursor !== '0');
+  // A cluster: every master's keys (each node connection is a plain client).
+  for (const node of typeof redis.nodes === 'function' ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 5000);
+      cursor = next;
+      if (keys.length > 0) {
+        const values = await getAll(node, keys);
+        keys.forEach((key, i) => {
+          if (values[i] === STALE) stale.push(key);
+        });
+      }
+    } while (cursor !== '0');
+  }
+  return stale;
+}
+
+/** GET of many keys, pipelined (an MGET across slots is refused by a cluster). */
+async function getAll(client, keys) {
+  const replies = await client.pipeline(keys.map((key) => ['get', key])).exec();
+  return replies.map(([error, value]) => (error ? undefined : value));
+}
+
+/** Refreshed copies (customer:json:{id}) that differ from their row in PostgreSQL; absent is fine. */
+async function staleRefreshes(redis, pg, runId, k) {
+  if (redis.status !== 'ready') return ['(redis not ready)'];
+  const { rows } = await pg.query('SELECT id, email, first_name FROM customers WHERE last_name = $1', [`chaos-${runId}`]);
+  const stale = [];
+  for (let i = 0; i < rows.length; i += 2000) {
+    const chunk = rows.slice(i, i + 2000);
+    const keys = chunk.map((row) => k(`customer:json:${row.id}`));
+    // A cluster client pipelines only keys of one slot: one GET each there.
+    const values = typeof redis.nodes === 'function' ? await Promise.all(keys.map((key) => redis.get(key))) : await getAll(redis, keys);
+    chunk.forEach((row, j) => {
+      if (values[j] === null) return;
+      let copy;
+      try {
+        copy = JSON.parse(values[j]);
+      } catch {
+        copy = undefined;
+      }
+      if (!copy || copy.id !== row.id || copy.email !== row.email || copy.first_name !== row.first_name) {
+        stale.push(`row ${row.id}: cached ${values[j]}, database ${JSON.stringify(row)}`);
+      }
+    });
+  }
   return stale;
 }
 
@@ -600,8 +821,12 @@ function printSummary(r) {
   lines.push(`  stale keys       ${r.stale_keys}`);
   lines.push(`  topic messages   ${r.topic_messages} produced during the run, ${r.partitions} partition(s); caught up ${r.catch_up_s} s after the writer`);
   lines.push(`  counts           consumed ${r.consumed} = applied ${r.applied} + skipped ${r.skipped} ${JSON.stringify(r.skipped_by_reason)} + dead-lettered ${r.dead_lettered} (sums over process lifetimes; keys deleted ${r.keys_deleted})`);
-  lines.push('  faults');
-  for (const f of r.faults) lines.push(`    +${pad(`${f.atS}s`, 8)} ${pad(f.name, 36)} ${f.ok ? 'ok  ' : 'FAIL'} ${f.durationS}s  ${f.detail}`);
+  lines.push(`  stale refreshes  ${r.stale_refreshes} (refreshed copies that differ from PostgreSQL at the end)`);
+  lines.push('  faults (lost: invalidations missing after catching up; stale: refreshed copies differing from PostgreSQL)');
+  lines.push(`    ${pad('at', 9)} ${pad('fault', 48)} ${pad('', 4)} ${num('lost', 4)} ${num('stale', 5)} ${num('took', 6)}  detail`);
+  for (const f of r.faults) {
+    lines.push(`    +${pad(`${f.atS}s`, 8)} ${pad(f.name, 48)} ${f.ok ? 'ok  ' : 'FAIL'} ${num(f.lost ?? '?', 4)} ${num(f.staleRefreshes ?? '?', 5)} ${num(`${f.durationS}s`, 6)}  ${f.detail}`);
+  }
   lines.push('  processes');
   lines.push(`    ${pad('name', 5)} ${pad('end', 8)} ${num('consumed', 9)} ${num('applied', 9)} ${num('skipped', 8)} ${num('dead', 5)} ${num('unresolved', 10)}  reconciled`);
   for (const x of r.processes) {

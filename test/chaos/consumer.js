@@ -2,7 +2,8 @@
 // Plain JavaScript over the compiled package (dist/lib): no TypeScript loader in the child.
 //
 // Parent protocol (IPC, child_process.fork):
-//   env CHAOS_CONSUMER = JSON {name, brokers, redisUrl, groupId, topic, keyPrefix, deadLetterTopic, sessionTimeoutMs}
+//   env CHAOS_CONSUMER = JSON {name, brokers, redisUrl | redisCluster (seed nodes), groupId, topic, keyPrefix,
+//                              deadLetterTopic, sessionTimeoutMs}
 //   child -> parent: {type:'started'} | {type:'stats', stats, healthy} every 250 ms | {type:'final', stats, stopMs}
 //                    | {type:'error', message}
 //   parent -> child: {cmd:'stop'}  (graceful: stop(), final stats, exit 0)
@@ -33,8 +34,18 @@ const invalidator = createInvalidator({
       'session.timeout.ms': settings.sessionTimeoutMs || 10000,
     },
   },
-  redis: { url: settings.redisUrl, connectTimeoutMs: 1000, commandTimeoutMs: 3000 },
-  rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'] }],
+  redis: settings.redisCluster
+    ? // A master's acknowledged deletes survive its SIGKILL only once a replica has them too.
+      { cluster: { nodes: settings.redisCluster }, waitReplicas: 1, waitTimeoutMs: 1000, connectTimeoutMs: 1000, commandTimeoutMs: 3000 }
+    : { url: settings.redisUrl, connectTimeoutMs: 1000, commandTimeoutMs: 3000 },
+  rules: [
+    {
+      source: 'public.customers',
+      invalidate: ['customer:{id}', 'customer:email:{email}'],
+      // Checked against PostgreSQL at every checkpoint: a refreshed copy must equal its row.
+      refresh: { key: 'customer:json:{id}', fields: ['id', 'email', 'first_name'] },
+    },
+  ],
   keyPrefix: settings.keyPrefix,
   deadLetterTopic: settings.deadLetterTopic,
   logger: {

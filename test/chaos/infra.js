@@ -20,6 +20,12 @@ const MARKERS = {
   connect: path.join(INFRA_DIR, 'connect.properties'),
 };
 
+// A Redis Cluster node is the part "redis-cluster-<port>" (scripts/infra-lib/redis-cluster.sh).
+function markerOf(part) {
+  const node = /^redis-cluster-(\d+)$/.exec(part);
+  return node ? `redis-server 127.0.0.1:${node[1]} [cluster]` : MARKERS[part];
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function readInfraEnv() {
@@ -45,7 +51,7 @@ function runInfra(command, timeoutMs = 240_000) {
   });
 }
 
-/** Pid of a part scripts/infra started (redis | kafka | connect) when it is alive, else undefined. */
+/** Pid of a part scripts/infra started (redis | kafka | connect | redis-cluster-<port>) when it is alive, else undefined. */
 function livePid(part) {
   const pidFile = path.join(RUN_DIR, `${part}.pid`);
   if (!fs.existsSync(pidFile)) return undefined;
@@ -53,7 +59,7 @@ function livePid(part) {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    return cmdline.includes(MARKERS[part]) ? pid : undefined;
+    return cmdline.includes(markerOf(part)) ? pid : undefined;
   } catch {
     return undefined;
   }
