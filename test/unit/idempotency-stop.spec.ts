@@ -24,41 +24,19 @@ jest.mock('../../lib/native', () => ({
 }));
 
 import { createInvalidator } from '../../lib/invalidator';
-import type { NativeEngine, NativeEngineCallbacks } from '../../lib/native';
-import { emptyStats, type ChangeEvent } from '../../lib/types';
-import { silentLogger } from './helpers';
-
-class EngineDouble implements NativeEngine {
-  static last: EngineDouble | undefined;
-  readonly config: Record<string, any>;
-  acks: Array<[number, boolean, string | undefined]> = [];
-  constructor(json: string, readonly callbacks: NativeEngineCallbacks) {
-    this.config = JSON.parse(json);
-    EngineDouble.last = this;
-  }
-  async start() {}
-  async stop() {}
-  async invalidate() {
-    return 0;
-  }
-  ack(token: number, ok: boolean, reason?: string) {
-    this.acks.push([token, ok, reason]);
-  }
-  stats() {
-    return emptyStats();
-  }
-}
+import type { ChangeEvent } from '../../lib/types';
+import { EngineDouble, engineDoubles, silentLogger } from './helpers';
 
 describe('stop() during a Redis outage with the Redis idempotency store', () => {
   it.each(['before the handler (checking ids)', 'after the handler (recording ids)'])('completes %s, leaving the batch unacknowledged', async (when) => {
     const inv = createInvalidator(
       { kafka: { brokers: 'k:1', groupId: 'app' }, redis: { url: 'redis://127.0.0.1:1' }, rules: [], logger: silentLogger, handlers: { attempts: 3, retryDelayMs: 0 } },
-      { engineFactory: (json: string, cb: NativeEngineCallbacks) => new EngineDouble(json, cb) },
+      engineDoubles,
     );
     let calls = 0;
     inv.onMessage('users.created', () => void (calls += 1), { idempotency: { store: 'redis', ttlSeconds: 60 } });
     await inv.start();
-    const engine = EngineDouble.last!;
+    const engine = EngineDouble.all[EngineDouble.all.length - 1];
     const message = { topic: 'users.created', partition: 0, offset: '7', timestampMs: 0, key: null, value: {}, headers: {}, id: 'm-1' };
     // The check fails (Redis away) and is retried; "after the handler" lets the check pass once.
     if (when.startsWith('after')) {

@@ -3,31 +3,10 @@
 // Says nothing about the native engine (see test/e2e/messages-*.e2e.spec.ts).
 import { createInvalidator } from '../../lib/invalidator';
 import { changeEventId } from '../../lib/messages';
-import type { NativeEngine, NativeEngineCallbacks } from '../../lib/native';
-import { emptyStats, type ChangeEvent } from '../../lib/types';
-import { silentLogger, validOptions } from './helpers';
+import type { ChangeEvent } from '../../lib/types';
+import { EngineDouble, engineDoubles, silentLogger, validOptions } from './helpers';
 
-class EngineDouble implements NativeEngine {
-  static all: EngineDouble[] = [];
-  readonly config: Record<string, any>;
-  acks: Array<[number, boolean, string | undefined]> = [];
-  constructor(json: string, readonly callbacks: NativeEngineCallbacks) {
-    this.config = JSON.parse(json);
-    EngineDouble.all.push(this);
-  }
-  async start() {}
-  async stop() {}
-  async invalidate() {
-    return 0;
-  }
-  ack(token: number, ok: boolean, reason?: string) {
-    this.acks.push([token, ok, reason]);
-  }
-  stats() {
-    return emptyStats();
-  }
-}
-const internals = { engineFactory: (json: string, cb: NativeEngineCallbacks) => new EngineDouble(json, cb) };
+const internals = engineDoubles;
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
 };
