@@ -53,14 +53,12 @@ export function checkIdempotency(value: unknown, path: string): string | undefin
   return `${path}.store: expected "redis" or "postgres"`;
 }
 
-
 /** Ids in Redis, through the native read-side client (its own connection and thread). */
 export class RedisIdStore {
   private reader: NativeReader | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, (answer: [number, string | undefined]) => void>();
-  private closed = false;
-  private stopRequested = false;
+  private stopping_ = false;  // stop() began or the store closed: outages are no longer waited out
   private wakeRetry: (() => void) | undefined;
 
   constructor(
@@ -93,13 +91,12 @@ export class RedisIdStore {
    * the batch is left unacknowledged, uncommitted, and redelivered after a restart.
    */
   stopping(): void {
-    this.stopRequested = true;
+    this.stopping_ = true;
     this.wakeRetry?.();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.wakeRetry?.();
+    this.stopping();
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await reader.close();
@@ -109,14 +106,14 @@ export class RedisIdStore {
     const reason = answers.find(([outcome]) => outcome === 7)?.[1];
     const stopped = () =>
       new LeftUnacknowledged(`idempotency: Redis ${what} failed while stopping (${reason}): the batch stays uncommitted and is redelivered after a restart`);
-    if (this.closed || this.stopRequested) throw stopped();
+    if (this.stopping_) throw stopped();
     this.log(`idempotency: Redis ${what} failed (${reason}); retrying in ${RECORD_RETRY_MS} ms`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, RECORD_RETRY_MS);
       this.wakeRetry = () => (clearTimeout(timer), resolve());
     });
     this.wakeRetry = undefined;
-    if (this.closed || this.stopRequested) throw stopped();
+    if (this.stopping_) throw stopped();
   }
 
   private submit(ops: ReadonlyArray<readonly [number, string, string | undefined, number | undefined]>) {
