@@ -9,9 +9,6 @@ namespace cdc {
 
 using namespace decoding;
 
-namespace {
-}
-
 // The image rebuilt column by column (its JSON cannot be copied: some values change).
 Status Decoder::Impl::decode_logical_row(od::object& obj, RowImage& image) {
   ImageBuilder b(image);
