@@ -81,6 +81,8 @@ class RedisConnection {
 
   // Replies sent and not read yet (0 after a disconnect).
   size_t pending_replies() const;
+  // A reply pending has (at least partly) arrived: receive() will not wait for the server.
+  bool reply_arrived() const;
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
 
