@@ -20,9 +20,11 @@ async function main() {
   await probe.open();
   const quiet = { debug() {}, info() {}, warn: (m) => console.error(`[cdc-cache] ${m}`), error: (m) => console.error(`[cdc-cache] ${m}`) };
   const invalidator = createInvalidator({
-    // CDC_BENCH_KAFKA_DEBUG=fetch,consumer,cgrp: librdkafka debug lines, with CDC_CACHE_TRACE written into the engine trace
+    // CDC_BENCH_KAFKA_DEBUG=fetch,consumer,cgrp: librdkafka debug lines, with CDC_CACHE_TRACE written into the engine trace;
+    // CDC_BENCH_KAFKA_CONFIG='{"fetch.wait.max.ms":"10"}': more librdkafka properties, for experiments
     kafka: { brokers: cfg.brokers, groupId: cfg.groupId, topics: [cfg.topic],
-      config: { 'auto.offset.reset': 'earliest', ...(process.env.CDC_BENCH_KAFKA_DEBUG ? { debug: process.env.CDC_BENCH_KAFKA_DEBUG } : {}) } },
+      config: { 'auto.offset.reset': 'earliest', ...(process.env.CDC_BENCH_KAFKA_DEBUG ? { debug: process.env.CDC_BENCH_KAFKA_DEBUG } : {}),
+        ...JSON.parse(process.env.CDC_BENCH_KAFKA_CONFIG || '{}') } },
     redis: { url: cfg.redisUrl },
     rules: [{ source: 'public.customers', invalidate: ['customer:{id}', 'customer:email:{email}'] }],
     logger: quiet,
