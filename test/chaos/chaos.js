@@ -382,6 +382,7 @@ async function runChaos(params = {}) {
         } catch {
           // counted below
         }
+        differing = await staleRefreshes(redis, pg, runId, k);  // again outside the wait: an error here is loud
         fault.lost = stale.length;
         fault.staleRefreshes = differing.length;
         fault.catchUpS = +((Date.now() - t0) / 1000).toFixed(1);
