@@ -11,8 +11,7 @@ OffsetReset parse_offset_reset(const std::string& value) {
 
 namespace {
 
-// Only partitions without any offset: an explicit beginning or end stays the caller's choice.
-bool needs_start(const RdKafka::TopicPartition& tp) { return tp.offset() == RdKafka::Topic::OFFSET_INVALID; }
+bool needs_start(const RdKafka::TopicPartition& tp) { return tp.offset() < 0; }
 
 using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
 
