@@ -732,11 +732,8 @@ TEST_F(EngineTest, PrefetchedMessagesOfRevokedPartitionsGoToTheNextOwner) {
   }, 60s));
   produce_some(total);
   EXPECT_TRUE(wait_until([&] { return keys_gone(redis_, 0, total); }, 60s));
-  EXPECT_TRUE(wait_until([&] {
-    for (int p = 0; p < 4; ++p)
-      if (committed_in_stats(*second, p) != total / 4) return false;
-    return true;
-  }, 20s));
+  // The group's offsets, not the second engine's stats: a partition the first engine had finished
+  // and committed before it left has nothing for the second to commit (its stats then say -1).
   second->stop();
   EXPECT_TRUE(second_harness.wait_stopped());
   std::vector<int64_t> committed = kafka_.committed("g-prefetch-rebalance", kTopic, 4);
