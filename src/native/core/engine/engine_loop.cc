@@ -147,10 +147,12 @@ void EngineLoop::iterate() {
 
   // Keep up to maxInFlight pipelines on the wire while messages keep coming; otherwise collect
   // replies right away so effects (and commits) do not wait for the next batch. Messages that
-  // arrived meanwhile go out beside the pipelines in flight, not one Redis round trip later.
+  // arrived meanwhile go out beside the pipelines in flight, not one Redis round trip later; but
+  // replies that already arrived are taken first, or under steady load each would wait until the
+  // window filled up (maxInFlight - 1 batches of decoding later).
   while (redis_.up() && redis_.on_wire() > 0) {
     bool saturated = redis_.on_wire() >= static_cast<size_t>(config_.batch.max_in_flight);
-    if (!saturated && (batch_full_ || more_to_begin())) break;
+    if (!saturated && !redis_.reply_arrived() && (batch_full_ || more_to_begin())) break;
     TraceStep step(trace_, "reply");
     step.detail(static_cast<int64_t>(redis_.on_wire()));
     if (!receive_replies()) break;

@@ -10,6 +10,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr auto kRebalanceCommitPause = milliseconds(60000);  // at most; a rebalance callback ends it
+// After a commit refused for a rebalance. Short: the refusal may come after the member's last
+// callback of that rebalance, and then no callback ends the pause.
+constexpr auto kRefusedCommitPause = milliseconds(5000);
 constexpr auto kRevokeRejoinWindow = milliseconds(100);      // callbacks this soon after a revoke
 
 }  // namespace
@@ -20,7 +23,7 @@ OffsetCommitter::OffsetCommitter(PartitionTable& partitions, kafka::EventCallbac
 void OffsetCommitter::commit_if_due(Clock::time_point now) {
   // One periodic commit at a time: librdkafka postpones a group rejoin while a commit is
   // outstanding, so back-to-back commits could hold a rebalance off indefinitely.
-  if (now < next_commit_ || async_pending_ || now < suspended_until_) return;
+  if (now < next_commit_ || async_pending_ || suspended(now)) return;
   commit(false, nullptr);
   next_commit_ = now + milliseconds(interval_ms_);
 }
@@ -45,7 +48,7 @@ void OffsetCommitter::failed(RdKafka::ErrorCode err) {
   next_commit_ = std::max(next_commit_, now + milliseconds(1000));
   if (err == RdKafka::ERR_REBALANCE_IN_PROGRESS || err == RdKafka::ERR_ILLEGAL_GENERATION ||
       err == RdKafka::ERR_UNKNOWN_MEMBER_ID)
-    suspended_until_ = now + kRebalanceCommitPause;
+    suspended_until_ = std::max(suspended_until_, now + kRefusedCommitPause);
   if (now - last_warning_ < milliseconds(5000)) {
     ++suppressed_warnings_;
     return;

@@ -33,6 +33,8 @@ class OffsetCommitter : public RdKafka::OffsetCommitCb {
   // partitions over, and the callbacks it delivers meanwhile do not end that second round).
   void rebalance_seen(Clock::time_point now);
   void cooperative_revoke_done(Clock::time_point now);
+  // Periodic commits wait (for a rebalance to end) at this time.
+  bool suspended(Clock::time_point now) const { return now < suspended_until_; }
 
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
 

@@ -4,10 +4,6 @@
 
 namespace cdc {
 
-namespace {
-constexpr int kStartLookupTimeoutMs = 5000;  // then librdkafka looks the start up itself, as before
-}  // namespace
-
 void RebalanceCallback::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                      std::vector<RdKafka::TopicPartition*>& partitions) {
   cooperative_ = consumer->rebalance_protocol() == "COOPERATIVE";
@@ -16,7 +12,7 @@ void RebalanceCallback::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::
   for (RdKafka::TopicPartition* tp : partitions)
     names += (names.empty() ? "" : ", ") + tp->topic() + "[" + std::to_string(tp->partition()) + "]";
 
-  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) return assigned(consumer, partitions, names);
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) return assigned(partitions, names);
   if (err == RdKafka::ERR__REVOKE_PARTITIONS) return revoked(consumer, partitions, names);
 
   parts_.log(LogLevel::error, "kafka: rebalance error: " + RdKafka::err2str(err));
@@ -24,14 +20,9 @@ void RebalanceCallback::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::
   parts_.consumer.unassign_all();
 }
 
-void RebalanceCallback::assigned(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
-                                 const std::string& names) {
+void RebalanceCallback::assigned(std::vector<RdKafka::TopicPartition*>& partitions, const std::string& names) {
   assigned_once_ = true;
-  const auto lookup_began = std::chrono::steady_clock::now();
-  kafka::resolve_start_offsets(*consumer, parts_.consumer.offset_reset(), partitions, kStartLookupTimeoutMs, parts_.log);
-  const auto lookup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - lookup_began).count();
-  if (lookup_ms > 200) parts_.log(LogLevel::warn, "kafka: start offsets took " + std::to_string(lookup_ms) + " ms for " + names);
-  parts_.consumer.assign(partitions, cooperative_);
+  parts_.consumer.assign(partitions, cooperative_);  // sets each partition's start offset first
   parts_.partitions.assign(partitions);
   parts_.events.brokers_seen();
   parts_.log(LogLevel::info,

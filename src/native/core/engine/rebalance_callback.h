@@ -37,8 +37,7 @@ class RebalanceCallback : public RdKafka::RebalanceCb {
   bool assigned_once() const { return assigned_once_; }
 
  private:
-  void assigned(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
-                const std::string& names);
+  void assigned(std::vector<RdKafka::TopicPartition*>& partitions, const std::string& names);
   void revoked(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
                const std::string& names);
 

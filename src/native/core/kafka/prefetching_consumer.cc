@@ -1,11 +1,15 @@
 #include "kafka/prefetching_consumer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <utility>
 
 namespace cdc {
 namespace kafka {
+namespace {
+constexpr int kStartLookupTimeoutMs = 5000;  // then librdkafka looks the start up itself, as before
+}  // namespace
 
 PrefetchingConsumer::PrefetchingConsumer(int64_t limit_bytes, const std::atomic<bool>& stop, LogFn log)
     : limit_bytes_(limit_bytes), stop_(stop), log_(std::move(log)) {}
@@ -141,13 +145,19 @@ void PrefetchingConsumer::set_paused(const TopicPartitions& partitions, bool pau
     log_(LogLevel::warn, std::string("kafka: ") + (paused ? "pause" : "resume") + " failed: " + RdKafka::err2str(err));
 }
 
-void PrefetchingConsumer::assign(const TopicPartitions& partitions, bool cooperative) {
-  auto& list = const_cast<TopicPartitions&>(partitions);  // librdkafka only reads it
+void PrefetchingConsumer::assign(TopicPartitions& partitions, bool cooperative) {
+  const auto lookup_began = std::chrono::steady_clock::now();
+  resolve_start_offsets(*consumer_, offset_reset_, partitions, kStartLookupTimeoutMs, log_);
+  const auto lookup_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - lookup_began).count();
+  if (lookup_ms > 200)
+    log_(LogLevel::warn, "kafka: start offsets of " + std::to_string(partitions.size()) + " partition(s) took " +
+                             std::to_string(lookup_ms) + " ms");
   if (cooperative) {
-    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign(list));
+    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign(partitions));
     if (error) log_(LogLevel::error, "kafka: incremental assign failed: " + error->str());
   } else {
-    RdKafka::ErrorCode code = consumer_->assign(list);
+    RdKafka::ErrorCode code = consumer_->assign(partitions);
     if (code != RdKafka::ERR_NO_ERROR) log_(LogLevel::error, "kafka: assign failed: " + RdKafka::err2str(code));
   }
   for (RdKafka::TopicPartition* tp : partitions) {

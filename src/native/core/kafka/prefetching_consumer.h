@@ -51,8 +51,6 @@ class PrefetchingConsumer {
   Status subscribe(const std::vector<std::string>& topics);
   RdKafka::KafkaConsumer& handle() { return *consumer_; }
   bool created() const { return consumer_ != nullptr; }
-  // auto.offset.reset as configured: where a partition without a committed offset starts.
-  OffsetReset offset_reset() const { return offset_reset_; }
   // Destroys the consumer, or leaks it when destroying would abort the process (librdkafka #4312).
   void destroy(bool leak);
 
@@ -82,8 +80,10 @@ class PrefetchingConsumer {
   void update_pause();
   bool paused() const { return paused_; }
 
-  // From the rebalance callback. Assigned partitions start paused when the buffer is full.
-  void assign(const TopicPartitions& partitions, bool cooperative);
+  // From the rebalance callback. Partitions without an offset (OFFSET_INVALID) first get the one
+  // consumption starts at (start_offsets.h), set in `partitions`; partitions start paused when the
+  // buffer is full.
+  void assign(TopicPartitions& partitions, bool cooperative);
   // Forgets buffered messages of these partitions (never begun, so the next owner reads them
   // again) and gives the partitions up.
   void unassign(const TopicPartitions& partitions, bool cooperative);

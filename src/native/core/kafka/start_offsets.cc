@@ -11,7 +11,8 @@ OffsetReset parse_offset_reset(const std::string& value) {
 
 namespace {
 
-bool needs_start(const RdKafka::TopicPartition& tp) { return tp.offset() < 0; }
+// Only partitions without any offset: an explicit beginning or end stays the caller's choice.
+bool needs_start(const RdKafka::TopicPartition& tp) { return tp.offset() == RdKafka::Topic::OFFSET_INVALID; }
 
 using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
 

@@ -20,8 +20,9 @@ enum class OffsetReset { earliest, latest, other };
 // auto.offset.reset's value as librdkafka spells it (smallest, earliest, beginning, largest, latest, end, error).
 OffsetReset parse_offset_reset(const std::string& value);
 
-// Sets each partition's offset to where consumption starts. A partition whose start cannot be
-// resolved within timeout_ms keeps its logical offset, and librdkafka resolves it as before.
+// Sets the offset of each partition that has none (OFFSET_INVALID) to where consumption starts;
+// explicit offsets, logical ones included, are left alone. A partition whose start cannot be
+// resolved within timeout_ms keeps OFFSET_INVALID, and librdkafka resolves it as before.
 void resolve_start_offsets(RdKafka::KafkaConsumer& consumer, OffsetReset reset,
                            std::vector<RdKafka::TopicPartition*>& partitions, int timeout_ms, const LogFn& log);
 

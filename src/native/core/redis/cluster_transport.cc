@@ -303,6 +303,15 @@ Status ClusterTransport::flush_node(Node& node) {
   return Status::Ok();
 }
 
+// The oldest pipeline is answered already (a batch read for an earlier one carried its parts), or
+// the node receive_front() reads from first has a reply.
+bool ClusterTransport::reply_arrived() {
+  if (sent_ == 0) return false;
+  if (pipelines_.front().open == 0) return true;
+  Node* node = node_waited_for(first_sequence_);
+  return node != nullptr && node->connection.reply_arrived();
+}
+
 ClusterTransport::Node* ClusterTransport::node_waited_for(uint64_t sequence) {
   for (const auto& node : nodes_)
     for (const Batch& batch : node->wire)

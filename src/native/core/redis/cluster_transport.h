@@ -48,6 +48,7 @@ class ClusterTransport : public PipelineTransport {
   size_t on_wire() const override { return sent_; }
   std::vector<Command>& at(size_t i) override { return pipelines_[i].commands; }
   const std::vector<Reply>* receive_front() override;
+  bool reply_arrived() override;
   const std::vector<Command>& front() const override { return pipelines_.front().commands; }
   void pop_front() override;
   void clear() override;

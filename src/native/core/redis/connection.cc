@@ -1,6 +1,7 @@
 #include "redis/connection.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -280,6 +281,15 @@ bool RedisConnection::connected() const { return impl_->open(); }
 void RedisConnection::disconnect() { impl_->close(); }
 
 size_t RedisConnection::pending_replies() const { return impl_->pending; }
+
+bool RedisConnection::reply_arrived() const {
+  if (impl_->pending == 0 || !impl_->open()) return false;
+  const redisReader* reader = impl_->tls ? impl_->reader : impl_->context->reader;
+  if (reader != nullptr && reader->pos < reader->len) return true;  // read, not parsed yet
+  if (impl_->tls) return impl_->tls->readable();
+  pollfd waiting{impl_->context->fd, POLLIN, 0};
+  return ::poll(&waiting, 1, 0) > 0;
+}
 
 std::string RedisConnection::prefix() const {
   bool ipv6 = endpoint_.host.find(':') != std::string::npos;

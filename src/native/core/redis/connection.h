@@ -81,6 +81,9 @@ class RedisConnection {
 
   // Replies sent and not read yet (0 after a disconnect).
   size_t pending_replies() const;
+  // A reply pending has (at least partly) arrived: receive() will not wait for the server to
+  // begin answering (the rest of a long reply may still be on its way).
+  bool reply_arrived() const;
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
 

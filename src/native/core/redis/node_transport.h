@@ -40,6 +40,7 @@ class NodeTransport : public PipelineTransport {
   size_t on_wire() const override { return sent_; }
   std::vector<Command>& at(size_t i) override { return pipelines_[i]; }
   const std::vector<Reply>* receive_front() override;
+  bool reply_arrived() override { return sent_ > 0 && connection_.reply_arrived(); }
   const std::vector<Command>& front() const override { return pipelines_.front(); }
   void pop_front() override;
   void clear() override;

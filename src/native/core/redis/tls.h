@@ -62,6 +62,8 @@ class TlsStream {
   Status read_some(char* buffer, size_t capacity, size_t& got, int timeout_ms);
   // Sends close_notify when the session is still sound, then closes the socket.
   void close();
+  // Bytes wait to be read (decrypted in OpenSSL, or on the socket): read_some() will not wait long.
+  bool readable() const;
 
  private:
   Status connect_socket(const std::string& host, int port, int timeout_ms);

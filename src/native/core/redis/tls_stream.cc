@@ -123,6 +123,12 @@ std::string ssl_failure(int ssl_error, int saved_errno) {
 
 TlsStream::~TlsStream() { close(); }
 
+bool TlsStream::readable() const {
+  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
+  pollfd waiting{fd_, POLLIN, 0};
+  return fd_ >= 0 && ::poll(&waiting, 1, 0) > 0;
+}
+
 void TlsStream::close() {
   if (ssl_ != nullptr) {
     if (!broken_) {

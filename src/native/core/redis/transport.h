@@ -69,6 +69,9 @@ class PipelineTransport {
   // connection failed or a reply was an outage (the pipeline is sent again after reconnecting).
   // Then front() is that pipeline, and pop_front() is due once handled.
   virtual const std::vector<Reply>* receive_front() = 0;
+  // Replies of the oldest pipeline on the wire have begun to arrive: receive_front() would not
+  // wait for the server first. Lets a caller take them without blocking while it has other work.
+  virtual bool reply_arrived() = 0;
   virtual const std::vector<Command>& front() const = 0;
   virtual void pop_front() = 0;
 
@@ -102,6 +105,7 @@ class RedisTransport {
   size_t on_wire() const { return impl_->on_wire(); }
   std::vector<Command>& at(size_t i) { return impl_->at(i); }
   const std::vector<Reply>* receive_front() { return impl_->receive_front(); }
+  bool reply_arrived() { return impl_->reply_arrived(); }
   const std::vector<Command>& front() const { return impl_->front(); }
   void pop_front() { impl_->pop_front(); }
   void clear() { impl_->clear(); }
