@@ -60,6 +60,12 @@ Status make_consumer_conf(const KafkaSettings& settings, const ConsumerCallbacks
       !(st = set_property(*conf, "kafka.prefetchBytes", "queued.max.messages.kbytes",
                           std::to_string(std::max<int64_t>(1, settings.prefetch_bytes * 2 / 1024)))).ok())
     return st;
+  // The message count threshold stops the fetcher the same way, and small messages reach it long
+  // before the byte limit (a table of short values: 100,000 messages are ~10 MB): the prefetch
+  // buffer's bytes are the flow control, so the count is set out of reach (librdkafka's maximum).
+  if (!user_set(settings, "queued.min.messages") &&
+      !(st = set_property(*conf, "kafka.config.queued.min.messages", "queued.min.messages", "10000000")).ok())
+    return st;
   for (const auto& property : settings.properties) {
     if (!(st = set_property(*conf, "kafka.config." + property.first, property.first, property.second)).ok())
       return st;
