@@ -172,12 +172,14 @@ async function main() {
   console.log(`bench/table: ${records} records, ${PARTITIONS} partitions, topic ${topic}; load average ${load()}`);
   await createTopic(topic, records);
   try {
-    const kcat = kcatConsume(topic, records);
+    // The floor is kcat's faster read of two (the first read right after producing is often slower).
+    const kcatReads = [kcatConsume(topic, records), kcatConsume(topic, records)];
+    const kcat = kcatReads.reduce((best, r) => (r.readyMs < best.readyMs ? r : best));
     const table = runChild('table', topic, records);
     const kafkajs = runChild('kafkajs', topic, records);
     const rate = (r) => records / (r.readyMs / 1000);
     const rows = [
-      ['kcat raw consume (floor)', kcat.readyMs, rate(kcat), '-', '-'],
+      ['kcat raw consume (floor, faster of 2 reads)', kcat.readyMs, rate(kcat), '-', '-'],
       ['cdc-cache createTable', table.readyMs, rate(table), table.rssPerRecord, table.rssMb],
       ['KafkaJS consumer filling a Map', kafkajs.readyMs, rate(kafkajs), kafkajs.rssPerRecord, kafkajs.rssMb],
     ];
@@ -186,7 +188,7 @@ async function main() {
       `# Log-backed table benchmark`,
       '',
       `${new Date().toISOString()}, ${records.toLocaleString('en-US')} records (~100-byte JSON values, ${PARTITIONS} partitions), ` +
-        `local broker, ${os.cpus().length} cores; load average at the end ${load()} (other work shares this machine).`,
+        `local broker, ${os.cpus().length} cores; load average at the end ${load()} (1-minute, 5-minute, 15-minute).`,
       '',
       '| time to ready | ms | records/s | RSS bytes/record | RSS MB |',
       '|---|---:|---:|---:|---:|',
