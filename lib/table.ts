@@ -1,9 +1,10 @@
-// createTable(): a log-backed in-memory table. The native side (src/native/core/table) reads and
-// decodes every partition on its own thread and hands over large packed batches; this side holds
-// the Map, so get() is a plain Map lookup that never waits on that thread. Batches are applied in
-// slices of applySliceRecords per event-loop turn, so loading a large topic keeps the loop responsive.
-// JSON values arrive as text, already validated natively, and are parsed on their first get() (then
-// kept parsed): loading a topic costs one string and one Map write per record, no JSON.parse.
+// createTable(): a log-backed in-memory table. The native side (src/native/core/table) reads,
+// decodes and applies every record on its own thread, into a native store: loading a topic costs
+// this thread nothing per record. get() of a key read before is one lookup in a Map of the values
+// this side parsed; the first get() of a key reads its text from the store (a short lock shared
+// with the table thread) and parses it. The native side reports each later write of a key this
+// side read, so its copy is dropped; with 'change' listeners it reports every record. Batches are
+// applied in slices of applySliceRecords per event-loop turn, so the loop stays responsive.
 
 import { EventEmitter } from 'events';
 
@@ -49,16 +50,22 @@ export interface TableStats {
 
 export type TableChangeListener<K, V> = (key: K, value: V | undefined, previous: V | undefined, position: TablePosition) => void;
 
+// The records this side must know of: writes of keys it read, clears, and with reportChanges
+// every record (reported[i] = 1) with its value and previous value.
 interface NativeBatch {
-  keys: (string | Buffer)[];
+  keys: string[];
   values: (string | Buffer | null)[];
+  previous: (string | Buffer | null)[];
   kinds: Uint8Array;
+  reported: Uint8Array;
   partitions: Int32Array;
   offsets: Float64Array;
-  /** Bytes of keys and values held after each record (accounted on the native thread). */
-  totals: Float64Array;
   positions: Float64Array;
   decodeErrors: number;
+  /** Bytes of keys and values held as of this batch. */
+  bytes: number;
+  /** Set when the table stopped applying (maxBytes exceeded). */
+  failure?: string;
 }
 
 interface NativeEnd {
@@ -72,6 +79,12 @@ interface NativeTable {
   put(token: number, key: Buffer, value: Buffer | null): void;
   requestEnds(token: number): void;
   close(): void;
+  /** The value's text (or Buffer), marking the key as read; undefined when absent. */
+  read(mapKey: string): string | Buffer | undefined;
+  has(mapKey: string): boolean;
+  entries(): number;
+  snapshot(withValues: boolean): [string[], (string | Buffer)[]];
+  reportChanges(on: boolean): void;
 }
 
 type NativeTableConstructor = new (settings: object, onEvent: (kind: string, ...args: unknown[]) => void) => NativeTable;
@@ -85,6 +98,7 @@ interface Waiter {
 
 const KIND_UPSERT = 0;
 const KIND_REMOVE = 1;
+const KIND_CLEAR = 2;
 
 export class TableNotReadyError extends Error {
   constructor(message: string, readonly behind: TablePartitionStats[]) {
@@ -98,12 +112,9 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   readonly topic: string;
   private readonly options: ResolvedTableOptions;
   private readonly logger: CdcCacheLogger;
-  // Values by map key: get() of a value read before is one Map lookup. Bytes are accounted on the
-  // native thread. With JSON values, `unparsed` holds the text of values nobody read yet (a key is
-  // in one of the two maps, never both).
+  // The values read so far, parsed, by map key: get() of one of them is one Map lookup. The native
+  // store holds every entry and accounts the bytes.
   private readonly map = new Map<string, V>();
-  private readonly unparsed = new Map<string, string>();
-  private readonly lazyJson: boolean;
   private readonly plainKeys: boolean;
   private readonly native: NativeTable;
   private readonly partitions = new Map<number, { position: number; end: number; highWatermark: number }>();
@@ -131,18 +142,16 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.name = this.options.name;
     this.topic = this.options.topic;
     this.plainKeys = this.options.keyEncoding === 'utf8';
-    this.lazyJson = this.options.valueEncoding === 'json';
     const map = this.map;
-    const unparsed = this.unparsed;
     const lookup = (this.lookup = (key: string): V | undefined => {
       const value = map.get(key);
-      return value !== undefined || unparsed.size === 0 ? value : this.parseLater(key);
+      return value !== undefined ? value : this.readStored(key);
     });
     this.get = this.plainKeys ? (key: K) => lookup(typeof key === 'string' ? key : String(key)) : (key: K) => lookup(this.mapKey(key));
     this.logger = this.options.logger ?? consoleLogger(`[cdc-cache table ${this.name}]`);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.on('newListener', (event) => event === 'change' && this.changeListeners++);
-    this.on('removeListener', (event) => event === 'change' && this.changeListeners--);
+    this.on('newListener', (event) => event === 'change' && this.changeListeners++ === 0 && this.native?.reportChanges(true));
+    this.on('removeListener', (event) => event === 'change' && --this.changeListeners === 0 && this.native.reportChanges(false));
     const { Table: NativeTableClass } = loadNative() as unknown as { Table: NativeTableConstructor };
     this.native = new NativeTableClass(
       {
@@ -150,7 +159,10 @@ export class Table<K = string, V = unknown> extends EventEmitter {
         topic: this.options.topic,
         properties: this.options.properties,
         debezium: this.options.mode === 'debezium',
-        jsonValues: this.options.mode === 'kafka' && this.lazyJson,
+        jsonValues: this.options.mode === 'kafka' && this.options.valueEncoding === 'json',
+        jsonKeys: this.options.mode === 'kafka' && this.options.keyEncoding === 'json',
+        maxBytes: this.options.maxBytes,
+        reportChanges: this.changeListeners > 0,
         writable: !this.options.readOnly,
         keyAsBuffer: this.options.keyEncoding === 'buffer',
         valueAsBuffer: this.options.valueEncoding === 'buffer',
@@ -159,31 +171,32 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     );
   }
 
-  /** The value for key, or undefined. Synchronous and local: one Map lookup (a closure, so nothing else is on the path). */
+  /** The value for key, or undefined. Synchronous and local: one Map lookup once read (a closure, so nothing else is on the path). */
   readonly get: (key: K) => V | undefined;
   // By map key.
   private readonly lookup: (key: string) => V | undefined;
 
   has(key: K): boolean {
     const mapKey = this.mapKey(key);
-    return this.map.has(mapKey) || this.unparsed.has(mapKey);
+    return this.map.has(mapKey) || this.native.has(mapKey);
   }
 
   get size(): number {
-    return this.map.size + this.unparsed.size;
+    return this.native.entries();
   }
 
+  /** Every entry, as of now (a snapshot of the native store; values not read before are parsed). */
   *entries(): IterableIterator<[K, V]> {
-    for (const [key, value] of this.map) yield [this.keyFromMap(key), value];
-    for (const key of this.unparsed.keys()) yield [this.keyFromMap(key), this.parseLater(key) as V];
+    const [keys, values] = this.native.snapshot(true);
+    for (let i = 0; i < keys.length; i++) {
+      const value = this.map.get(keys[i]) ?? this.decode(values[i]);
+      if (value !== undefined) yield [this.keyFromMap(keys[i]), value];
+    }
   }
 
   keys(): IterableIterator<K> {
-    const self = this;
-    return (function* () {
-      for (const key of self.map.keys()) yield self.keyFromMap(key);
-      for (const key of self.unparsed.keys()) yield self.keyFromMap(key);
-    })();
+    const [keys] = this.native.snapshot(false);
+    return keys.map((key) => this.keyFromMap(key))[Symbol.iterator]();
   }
 
   /** True once every partition reached the end it had at open. */
@@ -322,9 +335,15 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   private onNative(kind: string, args: unknown[]): void {
     switch (kind) {
       case 'opened': return this.onOpened(args[0] as string | null, args[1] as NativeEnd[]);
-      case 'batch':
-        this.queue.push({ batch: args[0] as NativeBatch, next: 0 });
+      case 'batch': {
+        const batch = args[0] as NativeBatch;
+        if (batch.failure !== undefined) {
+          this.bytes = batch.bytes;
+          return this.fail(new Error(`table ${this.name}: ${batch.failure}`));
+        }
+        this.queue.push({ batch, next: 0 });
         return this.scheduleApply();
+      }
       case 'put': return this.onPut(args[0] as number, args[1] as string | null, args[2] as number, args[3] as number);
       case 'ends': {
         const request = this.endRequests.get(args[0] as number);
@@ -388,10 +407,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     while (budget > 0 && this.queue.length > 0 && !this.failure) {
       const item = this.queue[0];
       const end = Math.min(item.batch.kinds.length, item.next + budget);
-      for (let i = item.next; i < end; i++) {
-        this.applyRecord(item.batch, i);
-        if (this.bytes > this.options.maxBytes) return this.fail(this.maxBytesError(item.batch, i));
-      }
+      for (let i = item.next; i < end; i++) this.applyRecord(item.batch, i);
       budget -= end - item.next;
       item.next = end;
       if (item.next === item.batch.kinds.length) this.finishBatch(item.batch);
@@ -399,58 +415,48 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     if (this.queue.length > 0 && !this.failure) this.scheduleApply();
   }
 
+  // The native store has the record already: this side drops its outdated copy and tells listeners.
   private applyRecord(batch: NativeBatch, i: number): void {
-    const key = this.mapKeyFromNative(batch.keys[i]);
+    const key = batch.keys[i];
     const kind = batch.kinds[i];
-    this.bytes = batch.totals[i];
-    if (this.changeListeners === 0) return this.store(key, kind, batch.values[i]);
-    const previous = this.lookup(key);
-    this.store(key, kind, batch.values[i]);
-    if (kind === KIND_UPSERT || kind === KIND_REMOVE) {
-      if (kind === KIND_REMOVE && previous === undefined) return;
-      this.emit('change', this.keyFromMap(key), this.lookup(key), previous, { partition: batch.partitions[i], offset: batch.offsets[i] });
-    } else {
-      this.emit('clear', { partition: batch.partitions[i], offset: batch.offsets[i] });
-    }
-  }
-
-  // JSON text goes to `unparsed` (parsed on its first get()); other values are held as they came.
-  private store(key: string, kind: number, raw: string | Buffer | null): void {
-    if (kind === KIND_UPSERT) {
-      if (this.lazyJson) {
-        this.unparsed.set(key, raw as string);
-        if (this.map.size > 0) this.map.delete(key);
-      } else {
-        this.map.set(key, raw as unknown as V);
-      }
-    } else if (kind === KIND_REMOVE) {
-      if (!this.map.delete(key) && this.unparsed.size > 0) this.unparsed.delete(key);
-    } else {
+    const position = { partition: batch.partitions[i], offset: batch.offsets[i] };
+    if (kind === KIND_CLEAR) {
       this.map.clear(); // a truncate of the source table
-      this.unparsed.clear();
+      if (this.changeListeners > 0) this.emit('clear', position);
+      return;
     }
+    this.map.delete(key);
+    if (batch.reported[i] === 0 || this.changeListeners === 0) return;
+    const previous = batch.previous[i] === null ? undefined : this.decode(batch.previous[i] as string | Buffer);
+    const value = kind === KIND_UPSERT ? this.decode(batch.values[i] as string | Buffer) : undefined;
+    if (kind === KIND_REMOVE && previous === undefined) return;
+    this.emit('change', this.keyFromMap(key), value, previous, position);
   }
 
-  // The first get() of a value: parses its text and keeps the result. The text was validated
-  // natively, except numbers simdjson cannot hold (checked here: a bad one is skipped, as at load).
-  private parseLater(key: string): V | undefined {
-    const text = this.unparsed.get(key);
-    if (text === undefined) return undefined;
-    this.unparsed.delete(key);
-    let value: V;
+  // The first get() of a key: its value from the native store, parsed and kept. JSON was validated
+  // natively, except numbers simdjson cannot hold (checked by decode: a bad one is skipped).
+  private readStored(key: string): V | undefined {
+    const raw = this.native.read(key);
+    if (raw === undefined) return undefined;
+    const value = this.decode(raw);
+    if (value !== undefined) this.map.set(key, value);
+    return value;
+  }
+
+  private decode(raw: string | Buffer): V | undefined {
+    if (this.options.valueEncoding !== 'json') return raw as unknown as V;
     try {
-      value = JSON.parse(text) as V;
+      return JSON.parse(raw as string) as V;
     } catch (error) {
       this.decodeErrors++;
       this.logger.warn(`table ${this.name}: skipped the value of a key: not JSON (${(error as Error).message})`);
       return undefined;
     }
-    this.map.set(key, value);
-    return value;
   }
 
   private finishBatch(batch: NativeBatch): void {
     this.queue.shift();
+    this.bytes = batch.bytes;
     this.decodeErrors += batch.decodeErrors;
     const positions = batch.positions;
     for (let i = 0; i < positions.length; i += 3) {
@@ -464,13 +470,6 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.settleWaiters();
   }
 
-  private maxBytesError(batch: NativeBatch, i: number): Error {
-    return new Error(
-      `table ${this.name}: maxBytes exceeded: ${this.bytes} bytes in ${this.size} entries > maxBytes ${this.options.maxBytes} ` +
-        `(at partition ${batch.partitions[i]} offset ${batch.offsets[i]}); the table stopped loading: raise maxBytes or shrink the topic`,
-    );
-  }
-
   private fail(error: Error): void {
     this.failure = error;
     this.logger.error(error.message);
@@ -480,17 +479,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.close().catch(() => {});
   }
 
-  // Map keys are strings: the text (utf8), the canonical JSON text (json), the bytes as latin1 (buffer).
-  private mapKeyFromNative(raw: string | Buffer): string {
-    if (this.options.keyEncoding === 'utf8') return raw as string;
-    if (this.options.keyEncoding === 'buffer') return (raw as Buffer).toString('latin1');
-    try {
-      return JSON.stringify(JSON.parse(raw as string));
-    } catch {
-      return raw as string;
-    }
-  }
-
+  // Map keys are strings: the text (utf8), the minified JSON text (json), the bytes as latin1 (buffer).
   private mapKey(key: K): string {
     switch (this.options.keyEncoding) {
       case 'utf8': return String(key);

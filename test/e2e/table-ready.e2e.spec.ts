@@ -1,4 +1,5 @@
-// ready() timing out, and JSON values parsed on their first get(), on the real broker.
+// ready() timing out, JSON values parsed on their first get(), the key and value encodings and
+// change events with their previous values, on the real broker.
 import { createTable, TableNotReadyError, type Table } from '../../lib';
 import { brokers, createTopic, deleteTopics, kcatProduce, quietLogger, topicName } from './table-helpers';
 
@@ -72,5 +73,42 @@ describe('createTable', () => {
     expect(table.get('a')).toEqual({ v: 3 });
     expect(table.size).toBe(2);
     expect(Object.fromEntries(table.entries())).toEqual({ a: { v: 3 }, big: { n: 123456789012345678901234567890 } });
+  });
+
+  it('JSON keys are found whatever whitespace the producer wrote; utf8 and Buffer values come back as written', async () => {
+    const topic = topicName('encodings');
+    topics.push(topic);
+    await createTopic(topic, 1);
+    kcatProduce(topic, [
+      ['{ "id": 1, "region": "eu" }', 'first'],
+      ['{"id":2}', 'second'],
+    ]);
+    const byJson = open<{ id: number; region?: string }, string>({ kafka: { brokers: brokers(), topic }, keyEncoding: 'json', valueEncoding: 'utf8' });
+    const asBuffer = open<Buffer, Buffer>({ kafka: { brokers: brokers(), topic }, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await Promise.all([byJson.ready({ timeoutMs: 30_000 }), asBuffer.ready({ timeoutMs: 30_000 })]);
+    expect(byJson.get({ id: 1, region: 'eu' })).toBe('first');
+    expect(byJson.get({ id: 2 })).toBe('second');
+    expect([...byJson.keys()]).toEqual([{ id: 1, region: 'eu' }, { id: 2 }]);
+    expect(asBuffer.get(Buffer.from('{"id":2}'))).toEqual(Buffer.from('second'));
+    expect(asBuffer.get(Buffer.from('{"id":1}'))).toBeUndefined();
+  });
+
+  it("'change' listeners get every record with its previous value; keys nobody listens to or read cost nothing", async () => {
+    const topic = topicName('changes');
+    topics.push(topic);
+    await createTopic(topic, 1);
+    kcatProduce(topic, [['a', '{"v":1}']]);
+    const table = open<string, { v: number }>({ kafka: { brokers: brokers(), topic } });
+    const changes: unknown[] = [];
+    table.on('change', (key, value, previous) => changes.push([key, value, previous]));
+    await table.ready({ timeoutMs: 30_000 });
+    kcatProduce(topic, [['a', '{"v":2}'], ['b', '{"v":1}'], ['a', null], ['never', null]]);
+    await table.sync({ timeoutMs: 30_000 });
+    expect(changes).toEqual([
+      ['a', { v: 1 }, undefined],
+      ['a', { v: 2 }, { v: 1 }],
+      ['b', { v: 1 }, undefined],
+      ['a', undefined, { v: 2 }],
+    ]);
   });
 });

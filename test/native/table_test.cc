@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "table/size_index.h"
+#include "table/store.h"
 #include "table/table.h"
 
 namespace {
@@ -142,6 +142,7 @@ TEST(TableMockCluster, BrokerDownAndUpWhileReadingAndPuttingLosesNothingAndDupli
   settings.topic = topic;
   settings.writable = true;
   settings.json_values = true;
+  settings.report_changes = true;  // every record comes to the owner, as with a 'change' listener
   settings.batch_records = 100;  // many small batches, one at a time: the outage hits mid-read
   settings.max_batches_in_flight = 1;
   settings.prefetch_bytes = 2048;
@@ -197,17 +198,83 @@ TEST(TableMockCluster, BrokerDownAndUpWhileReadingAndPuttingLosesNothingAndDupli
   }
 }
 
-TEST(SizeIndex, SetReplaceRemoveAndGrowKeepEverySize) {
-  cdc::table::SizeIndex index;
-  for (uint64_t i = 0; i < 5000; ++i) EXPECT_EQ(index.set(i * 7919, static_cast<uint32_t>(i + 1)), 0u);
-  EXPECT_EQ(index.size(), 5000u);
-  EXPECT_EQ(index.set(7919 * 10, 99), 11u);  // replaced: the old size comes back
-  for (uint64_t i = 0; i < 5000; i += 2) EXPECT_EQ(index.remove(i * 7919), i == 10 ? 99u : static_cast<uint32_t>(i + 1));
-  EXPECT_EQ(index.remove(7919 * 2), 0u);  // already gone
-  EXPECT_EQ(index.size(), 2500u);
-  for (uint64_t i = 1; i < 5000; i += 2) EXPECT_EQ(index.set(i * 7919, 1), static_cast<uint32_t>(i + 1));  // still found after the shifts
-  index.clear();
-  EXPECT_EQ(index.remove(7919), 0u);
+std::string stored(cdc::table::Store& store, const std::string& key) {
+  std::string out = "<absent>";
+  store.read(key, [&](std::string_view value) { out = std::string(value); });
+  return out;
+}
+
+TEST(Store, UpsertReplaceRemoveAndGrowKeepEveryEntryAndItsBytes) {
+  cdc::table::Store store;
+  for (int i = 0; i < 5000; ++i) EXPECT_FALSE(store.upsert("k" + std::to_string(i), "v" + std::to_string(i)).existed);
+  EXPECT_EQ(store.entries(), 5000u);
+  std::string previous;
+  EXPECT_TRUE(store.upsert("k10", "ten", &previous).existed);
+  EXPECT_EQ(previous, "v10");
+  for (int i = 0; i < 5000; i += 2) EXPECT_TRUE(store.remove("k" + std::to_string(i)).existed);
+  EXPECT_FALSE(store.remove("k2").existed);  // already gone
+  EXPECT_EQ(store.entries(), 2500u);
+  uint64_t bytes = 0;
+  for (int i = 1; i < 5000; i += 2) {
+    std::string key = "k" + std::to_string(i), value = "v" + std::to_string(i);
+    EXPECT_EQ(stored(store, key), value);  // still found after the removals moved entries and slots
+    bytes += key.size() + value.size();
+  }
+  EXPECT_EQ(stored(store, "k10"), "<absent>");
+  EXPECT_EQ(store.bytes(), bytes);
+  store.clear();
+  EXPECT_EQ(store.entries(), 0u);
+  EXPECT_EQ(store.bytes(), 0u);
+  EXPECT_FALSE(store.contains("k1"));
+}
+
+// The owner's copies: a write is reported as outdating one only for a key read since its last write.
+TEST(Store, AWriteReportsAReadCopyOnceAndUnreadKeysNever) {
+  cdc::table::Store store;
+  store.upsert("a", "1");
+  store.upsert("b", "1");
+  EXPECT_FALSE(store.upsert("a", "2").read);  // nobody read it
+  EXPECT_EQ(stored(store, "a"), "2");
+  cdc::table::Store::Written written = store.upsert("a", "3");
+  EXPECT_TRUE(written.existed && written.read);
+  EXPECT_FALSE(store.upsert("a", "4").read);  // the owner dropped its copy; not read since
+  EXPECT_EQ(stored(store, "a"), "4");
+  EXPECT_TRUE(store.remove("a").read);
+  EXPECT_FALSE(store.upsert("a", "5").read);  // a new entry
+  EXPECT_FALSE(store.remove("b").read);
+}
+
+// One writer and one reader at once (what the table thread and the JS thread do): every read sees
+// a whole value written for that key, and the final content is exact. Run under TSan in CI.
+TEST(Store, AReaderBesideTheWriterSeesOnlyWholeValues) {
+  cdc::table::Store store;
+  constexpr int kKeys = 20000, kRounds = 5;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, seen{0};
+  std::thread reader([&] {
+    for (int i = 0; !done; i = (i + 7919) % kKeys) {
+      std::string key = "key-" + std::to_string(i);
+      store.read(key, [&](std::string_view value) {
+        ++seen;
+        if (value.rfind(key + "@", 0) != 0) ++bad;
+      });
+    }
+  });
+  for (int round = 0; round < kRounds; ++round)
+    for (int i = 0; i < kKeys; ++i) {
+      std::string key = "key-" + std::to_string(i);
+      if (round == 2 && i % 3 == 0) {
+        store.remove(key);
+      } else {
+        store.upsert(key, key + "@" + std::to_string(round) + std::string(i % 50, 'x'));
+      }
+    }
+  done = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(seen.load(), 0);
+  EXPECT_EQ(store.entries(), static_cast<size_t>(kKeys));
+  for (int i = 0; i < kKeys; i += 101) EXPECT_EQ(stored(store, "key-" + std::to_string(i)), "key-" + std::to_string(i) + "@4" + std::string(i % 50, 'x'));
 }
 
 }  // namespace

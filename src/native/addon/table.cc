@@ -1,6 +1,6 @@
 // Node glue for cdc::table::Table: JS settings -> plain struct, the table's threads -> one typed
-// thread-safe function, batches -> flat JS arrays. No logic: the JS side (lib/table.ts) holds the
-// map, readiness and promises.
+// thread-safe function, batches -> flat JS arrays, lookups in the table's store. No logic: the JS
+// side (lib/table.ts) holds the parsed values it read, readiness and promises.
 #include "table.h"
 
 #include <atomic>
@@ -66,6 +66,12 @@ Napi::Array ends_to_js(Napi::Env env, const std::vector<cdc::table::PartitionEnd
   return array;
 }
 
+bool is_ascii(std::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
 // Bytes as a JS string: ASCII (checked on the table thread) is taken as Latin-1, a plain copy; a
 // Buffer key is Latin-1 too (one char per byte: the map key); anything else is decoded as UTF-8.
 napi_value text_to_js(napi_env env, const char* data, size_t size, bool latin1) {
@@ -75,49 +81,38 @@ napi_value text_to_js(napi_env env, const char* data, size_t size, bool latin1) 
   return out;
 }
 
-// Keys and values as two arrays of strings (values: null unless an upsert; a Buffer with
-// valueAsBuffer), built with the C API in one loop: the only per-record work left on the JS thread.
-void strings_to_js(Napi::Env env, const TableBridge& bridge, const cdc::table::Batch& batch, Napi::Array keys,
-                   Napi::Array values) {
-  uint32_t key_start = 0, value_start = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    auto index = static_cast<uint32_t>(i);
-    const char* key = batch.keys.data() + key_start;
-    size_t key_size = batch.key_ends[i] - key_start;
-    bool key_ascii = (batch.ascii[i] & cdc::table::kKeyAscii) != 0;
-    napi_set_element(env, keys, index, text_to_js(env, key, key_size, key_ascii || bridge.key_as_buffer));
-    const char* value = batch.values.data() + value_start;
-    size_t value_size = batch.value_ends[i] - value_start;
-    napi_value js_value = nullptr;
-    if (batch.kinds[i] != cdc::table::RecordKind::upsert) {
-      js_value = env.Null();
-    } else if (bridge.value_as_buffer) {
-      js_value = Napi::Buffer<char>::Copy(env, value, value_size);
-    } else {
-      js_value = text_to_js(env, value, value_size, (batch.ascii[i] & cdc::table::kValueAscii) != 0);
-    }
-    napi_set_element(env, values, index, js_value);
-    key_start = batch.key_ends[i];
-    value_start = batch.value_ends[i];
-  }
+// One packed text of a batch as a JS value: a string, or a Buffer for valueAsBuffer values.
+napi_value packed_to_js(Napi::Env env, const std::string& buffer, uint32_t start, uint32_t end, bool ascii, bool as_buffer) {
+  if (as_buffer) return Napi::Buffer<char>::Copy(env, buffer.data() + start, end - start);
+  return text_to_js(env, buffer.data() + start, end - start, ascii);
 }
 
-// A batch as flat arrays: keys, values, kinds, partitions, offsets, bytes held after each record,
-// and positions as [partition, position, highWatermark] triples.
+// A batch as flat arrays: keys, values and previous values (null unless reported and there),
+// kinds, reported flags, partitions, offsets, and positions as [partition, position, highWatermark]
+// triples. Only the records the owner must know of are in it: usually few.
 Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::table::Batch& batch) {
+  namespace t = cdc::table;
   size_t n = batch.size();
-  Napi::Array keys = Napi::Array::New(env, n);
-  Napi::Array values = Napi::Array::New(env, n);
-  strings_to_js(env, bridge, batch, keys, values);
-  Napi::Uint8Array kinds = Napi::Uint8Array::New(env, n);
+  Napi::Array keys = Napi::Array::New(env, n), values = Napi::Array::New(env, n), previous = Napi::Array::New(env, n);
+  Napi::Uint8Array kinds = Napi::Uint8Array::New(env, n), reported = Napi::Uint8Array::New(env, n);
   Napi::Int32Array partitions = Napi::Int32Array::New(env, n);
   Napi::Float64Array offsets = Napi::Float64Array::New(env, n);
-  Napi::Float64Array totals = Napi::Float64Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
+    auto index = static_cast<uint32_t>(i);
+    uint8_t flags = batch.flags[i];
+    uint32_t key_start = i == 0 ? 0 : batch.key_ends[i - 1], value_start = i == 0 ? 0 : batch.value_ends[i - 1];
+    uint32_t previous_start = i == 0 ? 0 : batch.previous_ends[i - 1];
+    bool key_latin1 = (flags & t::kKeyAscii) != 0 || bridge.key_as_buffer;
+    napi_set_element(env, keys, index, packed_to_js(env, batch.keys, key_start, batch.key_ends[i], key_latin1, false));
+    bool has_value = (flags & t::kReported) != 0 && batch.kinds[i] == t::RecordKind::upsert;
+    napi_set_element(env, values, index, has_value ? packed_to_js(env, batch.values, value_start, batch.value_ends[i], (flags & t::kValueAscii) != 0, bridge.value_as_buffer)
+                                                   : static_cast<napi_value>(env.Null()));
+    napi_set_element(env, previous, index, (flags & t::kHadPrevious) != 0 ? packed_to_js(env, batch.previous, previous_start, batch.previous_ends[i], (flags & t::kPreviousAscii) != 0, bridge.value_as_buffer)
+                                                                          : static_cast<napi_value>(env.Null()));
     kinds[i] = static_cast<uint8_t>(batch.kinds[i]);
+    reported[i] = (flags & t::kReported) != 0 ? 1 : 0;
     partitions[i] = batch.partitions[i];
     offsets[i] = static_cast<double>(batch.offsets[i]);
-    totals[i] = static_cast<double>(batch.totals[i]);
   }
   Napi::Float64Array positions = Napi::Float64Array::New(env, batch.positions.size() * 3);
   for (size_t i = 0; i < batch.positions.size(); ++i) {
@@ -128,12 +123,15 @@ Napi::Object batch_to_js(Napi::Env env, const TableBridge& bridge, const cdc::ta
   Napi::Object object = Napi::Object::New(env);
   object.Set("keys", keys);
   object.Set("values", values);
+  object.Set("previous", previous);
   object.Set("kinds", kinds);
+  object.Set("reported", reported);
   object.Set("partitions", partitions);
   object.Set("offsets", offsets);
-  object.Set("totals", totals);
   object.Set("positions", positions);
   object.Set("decodeErrors", Napi::Number::New(env, static_cast<double>(batch.decode_errors)));
+  object.Set("bytes", Napi::Number::New(env, static_cast<double>(batch.bytes)));
+  if (!batch.failure.empty()) object.Set("failure", Napi::String::New(env, batch.failure));
   return object;
 }
 
@@ -199,6 +197,8 @@ cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) 
   settings.topic = string_field(object, "topic");
   settings.debezium = bool_field(object, "debezium");
   settings.json_values = bool_field(object, "jsonValues");
+  settings.json_keys = bool_field(object, "jsonKeys");
+  settings.report_changes = bool_field(object, "reportChanges");
   settings.writable = bool_field(object, "writable");
   bridge.key_as_buffer = bool_field(object, "keyAsBuffer");
   bridge.value_as_buffer = bool_field(object, "valueAsBuffer");
@@ -210,6 +210,8 @@ cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) 
       settings.properties.emplace_back(pair.Get(0u).ToString().Utf8Value(), pair.Get(1u).ToString().Utf8Value());
     }
   }
+  Napi::Value max_bytes = object.Get("maxBytes");
+  if (max_bytes.IsNumber()) settings.max_bytes = static_cast<uint64_t>(max_bytes.As<Napi::Number>().DoubleValue());
   Napi::Value batch_records = object.Get("batchRecords");
   if (batch_records.IsNumber()) settings.batch_records = batch_records.As<Napi::Number>().Uint32Value();
   return settings;
@@ -253,7 +255,10 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Table",
                        {InstanceMethod<&TableWrap::AckBatch>("ackBatch"), InstanceMethod<&TableWrap::Put>("put"),
-                        InstanceMethod<&TableWrap::RequestEnds>("requestEnds"), InstanceMethod<&TableWrap::Close>("close")});
+                        InstanceMethod<&TableWrap::RequestEnds>("requestEnds"), InstanceMethod<&TableWrap::Close>("close"),
+                        InstanceMethod<&TableWrap::Read>("read"), InstanceMethod<&TableWrap::Has>("has"),
+                        InstanceMethod<&TableWrap::Entries>("entries"), InstanceMethod<&TableWrap::Snapshot>("snapshot"),
+                        InstanceMethod<&TableWrap::ReportChanges>("reportChanges")});
   }
 
   // new Table(settings, onEvent): starts reading at once.
@@ -262,6 +267,8 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
       throw Napi::TypeError::New(env, "Table(settings, onEvent): settings must be an object, onEvent a function");
     auto bridge = std::make_unique<TableBridge>();
+    key_as_buffer_ = bool_field(info[0].As<Napi::Object>(), "keyAsBuffer");
+    value_as_buffer_ = bool_field(info[0].As<Napi::Object>(), "valueAsBuffer");
     cdc::table::Settings settings = settings_from_js(info[0].As<Napi::Object>(), *bridge);
     bridge->on_event = Napi::Persistent(info[1].As<Napi::Function>());
     TableBridge* raw_bridge = bridge.get();
@@ -308,6 +315,59 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     if (!status.ok()) throw Napi::Error::New(env, status.message());
   }
 
+  // read(mapKey): the value (a string, or a Buffer), or undefined. The store remembers that the
+  // owner now holds a copy, so a later write of the key is reported to it.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    napi_value out = env.Undefined();
+    table_->store().read(key_from_js(info), [&](std::string_view value) {
+      out = value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
+                             : text_to_js(env, value.data(), value.size(), is_ascii(value));
+    });
+    return Napi::Value(env, out);
+  }
+
+  Napi::Value Has(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), table_->store().contains(key_from_js(info)));
+  }
+
+  Napi::Value Entries(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(table_->store().entries()));
+  }
+
+  // snapshot(withValues): [keys, values] of every entry (values empty unless asked for).
+  Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    bool with_values = info.Length() > 0 && info[0].ToBoolean().Value();
+    std::vector<napi_value> keys, values;
+    table_->store().for_each([&](std::string_view key, std::string_view value) {
+      keys.push_back(text_to_js(env, key.data(), key.size(), key_as_buffer_ || is_ascii(key)));
+      if (with_values)
+        values.push_back(value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
+                                          : text_to_js(env, value.data(), value.size(), is_ascii(value)));
+    });
+    Napi::Array out = Napi::Array::New(env, 2), key_array = Napi::Array::New(env, keys.size()), value_array = Napi::Array::New(env, values.size());
+    for (size_t i = 0; i < keys.size(); ++i) napi_set_element(env, key_array, static_cast<uint32_t>(i), keys[i]);
+    for (size_t i = 0; i < values.size(); ++i) napi_set_element(env, value_array, static_cast<uint32_t>(i), values[i]);
+    out.Set(0u, key_array);
+    out.Set(1u, value_array);
+    return out;
+  }
+
+  void ReportChanges(const Napi::CallbackInfo& info) { table_->report_changes(info[0].ToBoolean().Value()); }
+
+  // A map key as the store holds it: Latin-1 bytes for Buffer keys, UTF-8 otherwise.
+  std::string_view key_from_js(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "expected a key string");
+    size_t size = 0;
+    auto get = key_as_buffer_ ? napi_get_value_string_latin1 : napi_get_value_string_utf8;
+    get(env, info[0], nullptr, 0, &size);
+    key_buffer_.resize(size + 1);
+    get(env, info[0], key_buffer_.data(), key_buffer_.size(), &size);
+    return std::string_view(key_buffer_.data(), size);
+  }
+
   void RequestEnds(const Napi::CallbackInfo& info) {
     table_->request_ends(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
   }
@@ -324,6 +384,8 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
 
   std::shared_ptr<cdc::table::Table> table_;
   TableChannel channel_;
+  bool key_as_buffer_ = false, value_as_buffer_ = false;
+  std::string key_buffer_;  // the key of the last lookup
   TableTeardown* hook_ = nullptr;
 };
 

@@ -15,7 +15,7 @@
 
 #include "kafka/client_config.h"
 #include "kafka/prefetching_consumer.h"
-#include "table/batch_builder.h"
+#include "table/applier.h"
 
 namespace cdc {
 namespace table {
@@ -127,8 +127,11 @@ struct Table::Impl {
   bool finished = false;
   std::condition_variable finished_cv;
 
+  Store store;  // written by the table thread, read by the owner
+  std::atomic<bool> report_changes{false};
+
   // Owned by the table thread.
-  std::unique_ptr<BatchBuilder> builder;
+  std::unique_ptr<Applier> applier;
   std::vector<int32_t> partitions;
   std::vector<PartitionPosition> positions;  // by partition id
   std::vector<int32_t> moved;
@@ -149,12 +152,13 @@ struct Table::Impl {
   Status query_ends(const std::vector<int32_t>& ids, std::vector<PartitionEnd>& out);
   void assign(const std::vector<int32_t>& ids, const std::vector<PartitionEnd>& ends);
   void consume_loop();
-  void fill_batch();
+  void apply_available(int timeout_ms);
   void on_message(const RdKafka::Message& message);
   void advance(int32_t partition, int64_t position);
-  bool pending() const { return !builder->empty() || !moved.empty(); }
+  bool pending() const { return !applier->empty() || !moved.empty(); }
   bool has_room();
   void wait_for_room();
+  void wait_for_stop();
   void hand_over();
   void serve_end_requests();
   void check_partitions();
@@ -174,7 +178,8 @@ Status Table::Impl::create_clients() {
   consumer = std::make_unique<kafka::PrefetchingConsumer>(settings.prefetch_bytes, stopping, log_fn());
   if (!(st = consumer->create(*conf)).ok()) return st;
   consumer->keep_partition_eof(true);
-  builder = std::make_unique<BatchBuilder>(settings, log_fn());
+  report_changes = settings.report_changes;
+  applier = std::make_unique<Applier>(settings, store, report_changes, log_fn());
   if (!settings.writable) return Status::Ok();
   std::string errstr;
 
@@ -317,28 +322,28 @@ void Table::Impl::consume_loop() {
     // No consumer->wake_if_stalled(): its "high watermark beyond the last message" test holds at
     // a transaction marker, and its seeks would keep restarting the fetch that reports the EOF.
     // This loop empties librdkafka's queue at least every kRoomWaitMs, so its threshold is not hit.
-    if (has_room()) {
-      fill_batch();
-    } else {
-      // The owner is applying: keep librdkafka's queue short (its thresholds stall fetching in
-      // 2.0.2) and let the prefetch buffer, which pauses fetching when full, hold what arrives.
-      consumer->pull(0);
+    // Records are applied to the store while batches wait for the owner; only the batch (what the
+    // owner must be told) is bounded, and fetching pauses when the prefetch buffer is full.
+    bool room = has_room();
+    if (!applier->full()) apply_available(room && !pending() ? kPollMs : 0);
+    if (room && pending()) {
+      hand_over();
+    } else if (applier->failed()) {
+      wait_for_stop();  // the owner closes a failed table
+    } else if (!room) {
       wait_for_room();
     }
     consumer->update_pause();
   }
 }
 
-// Takes buffered messages into the batch, fetching more while there is some at once; hands the
-// batch over when full or when nothing more is there.
-void Table::Impl::fill_batch() {
-  int timeout_ms = pending() ? 0 : kPollMs;
-  while (!builder->full() && !stopping) {
+// Applies buffered messages, fetching more while there is some at once.
+void Table::Impl::apply_available(int timeout_ms) {
+  while (!applier->full() && !applier->failed() && !stopping) {
     if (consumer->empty() && !consumer->pull(timeout_ms)) break;
     on_message(*consumer->take());
     timeout_ms = 0;
   }
-  if (pending() && !stopping) hand_over();
 }
 
 void Table::Impl::on_message(const RdKafka::Message& message) {
@@ -347,7 +352,7 @@ void Table::Impl::on_message(const RdKafka::Message& message) {
     advance(message.partition(), message.offset());
     return;
   }
-  builder->add(message);
+  applier->add(message);
   advance(message.partition(), message.offset() + 1);
 }
 
@@ -371,8 +376,13 @@ void Table::Impl::wait_for_room() {
   });
 }
 
+void Table::Impl::wait_for_stop() {
+  std::unique_lock<std::mutex> lock(mutex);
+  wake.wait_for(lock, std::chrono::milliseconds(kPollMs), [&] { return stopping || !end_requests.empty(); });
+}
+
 void Table::Impl::hand_over() {
-  Batch out = builder->take();
+  Batch out = applier->take();
   for (int32_t partition : moved) {
     PartitionPosition& entry = positions[partition];
     int64_t low = 0, high = 0;
@@ -461,6 +471,10 @@ Status Table::start() {
   impl->thread = std::thread([impl] { impl->run(); });
   return Status::Ok();
 }
+
+Store& Table::store() { return impl_->store; }
+
+void Table::report_changes(bool on) { impl_->report_changes = on; }
 
 void Table::ack_batch() {
   {

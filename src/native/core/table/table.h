@@ -1,7 +1,9 @@
 // A log-backed table: one native thread reads every partition of a topic from the beginning (no
 // consumer group, no commits), decodes each record (raw key/value, or a Debezium change by primary
-// key) and hands bounded batches of upserts and removes to its owner, which holds the map. Puts go
-// through an idempotent producer (acks=all); its delivery reports come back with the position.
+// key) and applies it to the table's Store, which the owner reads (table/store.h). The owner gets
+// bounded batches of what it must know: each partition's position, the records whose keys it had
+// read (its copies are outdated), and with report_changes every record with its previous value.
+// Puts go through an idempotent producer (acks=all); its delivery reports come back with the position.
 //
 // Readiness is computed by the owner from two things this side reports: the end offsets
 // snapshotted at open (with read_committed, the last stable offset) and, with every batch, each
@@ -20,6 +22,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "debezium/change_event.h"
+#include "table/store.h"
 
 namespace cdc {
 namespace table {
@@ -32,8 +35,12 @@ struct Settings {
   std::vector<std::pair<std::string, std::string>> properties;  // librdkafka, user's
   bool debezium = false;     // decode Debezium changes: key = primary key text, value = after image
   bool json_values = false;  // raw values must be JSON: invalid ones are skipped (and counted) here
+  bool json_keys = false;    // raw keys are JSON: held minified, the text JSON.stringify gives
+  bool report_changes = false;  // at start: every record goes to the owner (see Table::report_changes)
+  uint64_t max_bytes = 0;    // keys and values held beyond it: the table stops applying (0: no limit)
   bool writable = false;     // create the idempotent producer for put()
-  size_t batch_records = 4096;        // records per batch handed to the owner
+  size_t batch_records = 4096;        // records reported to the owner per batch
+  size_t batch_applied = 65536;       // records applied per batch (the owner's positions move at least that often)
   size_t batch_bytes = size_t{2} << 20;
   int max_batches_in_flight = 2;      // batches handed over and not yet acknowledged
   int64_t prefetch_bytes = int64_t{32} << 20;  // fetched ahead while the owner applies (kafka::PrefetchingConsumer)
@@ -43,8 +50,9 @@ struct Settings {
 
 enum class RecordKind : uint8_t { upsert = 0, remove = 1, clear = 2 };
 
-// Flags of Batch::ascii: the key / value is 7-bit ASCII (JS takes it as Latin-1: a copy, no UTF-8 decoding).
-constexpr uint8_t kKeyAscii = 1, kValueAscii = 2;
+// Flags of Batch::flags: the key / value / previous value is 7-bit ASCII (JS takes it as Latin-1: a
+// copy, no UTF-8 decoding); the record carries its values (report_changes), the key had a value before.
+constexpr uint8_t kKeyAscii = 1, kValueAscii = 2, kPreviousAscii = 4, kReported = 8, kHadPrevious = 16;
 
 struct PartitionPosition {
   int32_t partition = 0;
@@ -52,19 +60,21 @@ struct PartitionPosition {
   int64_t high_watermark = -1; // last known end of the log, -1 when unknown
 };
 
-// Records packed into a few buffers: record i's key is keys[key_ends[i-1], key_ends[i]) (from 0
-// for i = 0), its value likewise in values (empty unless an upsert).
+// The records the owner must know of, packed into a few buffers: record i's key is
+// keys[key_ends[i-1], key_ends[i]) (from 0 for i = 0), its value and previous value likewise in
+// values and previous (empty unless reported).
 struct Batch {
-  std::string keys, values;
-  std::vector<uint32_t> key_ends, value_ends;
+  std::string keys, values, previous;
+  std::vector<uint32_t> key_ends, value_ends, previous_ends;
   std::vector<RecordKind> kinds;
-  std::vector<uint8_t> ascii;
+  std::vector<uint8_t> flags;
   std::vector<int32_t> partitions;
   std::vector<int64_t> offsets;
-  // Bytes of keys and values the table holds after each record (the owner checks maxBytes with it).
-  std::vector<uint64_t> totals;
   std::vector<PartitionPosition> positions;  // partitions whose position moved, as of this batch's end
   uint64_t decode_errors = 0;               // records skipped because they could not be decoded
+  size_t applied = 0;                       // records applied to the store, reported or not
+  uint64_t bytes = 0, entries = 0;          // the store's, as of this batch's end
+  std::string failure;                      // set once the table stopped applying (maxBytes exceeded)
   size_t size() const { return kinds.size(); }
 };
 
@@ -96,6 +106,10 @@ class Table {
   void ack_batch();
   // Produces key -> value (value_is_null: a tombstone). put_done(token, ...) follows.
   Status put(uint64_t token, std::string key, std::string value, bool value_is_null);
+  // The entries, for the owner to read (lives as long as this table).
+  Store& store();
+  // Every record goes to the owner from now on (it has change listeners), or only those it must know.
+  void report_changes(bool on);
   // Snapshots the end offsets now (off the caller's thread); ends(token, ...) follows.
   void request_ends(uint64_t token);
   // Asks the thread to finish: flushes puts (bounded), closes the clients, then closed().

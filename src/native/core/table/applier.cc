@@ -1,0 +1,164 @@
+#include "table/applier.h"
+
+#include <simdjson.h>
+
+#include <utility>
+
+namespace cdc {
+namespace table {
+namespace {
+
+constexpr uint64_t kLoggedSkips = 10;  // then only counted
+
+bool ascii(std::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
+std::string_view key_of(const RdKafka::Message& message) {
+  return message.key_pointer() ? std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len())
+                               : std::string_view();
+}
+
+std::string_view value_of(const RdKafka::Message& message) {
+  return message.payload() ? std::string_view(static_cast<const char*>(message.payload()), message.len())
+                           : std::string_view();
+}
+
+}  // namespace
+
+struct Applier::Json {
+  simdjson::dom::parser parser;
+  std::string minified;
+};
+
+Applier::Applier(const Settings& settings, Store& store, const std::atomic<bool>& report_changes, LogFn log)
+    : settings_(settings), store_(store), report_changes_(report_changes), log_(std::move(log)), json_(std::make_unique<Json>()) {}
+
+Applier::~Applier() = default;
+
+void Applier::add(const RdKafka::Message& message) {
+  if (failed_) return;
+  if (settings_.debezium) {
+    add_debezium(message);
+  } else {
+    add_raw(message);
+  }
+}
+
+void Applier::add_raw(const RdKafka::Message& message) {
+  std::string_view key = settings_.json_keys ? json_key(key_of(message)) : key_of(message);
+  if (message.payload() == nullptr) {
+    apply(RecordKind::remove, message.partition(), message.offset(), key, {});
+    return;
+  }
+  std::string_view value = value_of(message);
+  if (settings_.json_values && !valid_json(value)) {
+    skip(message.partition(), message.offset(), "value is not JSON");
+    return;
+  }
+  apply(RecordKind::upsert, message.partition(), message.offset(), key, value);
+}
+
+void Applier::add_debezium(const RdKafka::Message& message) {
+  Status st = decoder_.decode(value_of(message), message.payload() == nullptr, key_of(message), event_);
+  if (st.ok() && event_.kind == EventKind::change && event_.op == Op::truncate) {
+    apply(RecordKind::clear, message.partition(), message.offset(), {}, {});
+    return;
+  }
+  bool row = event_.kind == EventKind::tombstone || (event_.kind == EventKind::change && event_.op != Op::message);
+  if (st.ok() && !row) return;  // heartbeats, transaction metadata, schema changes, logical messages
+  if (st.ok() && !debezium_key_text(event_.key, key_text_)) st = Status::Error("key: no primary key field usable as text");
+  if (!st.ok()) {
+    skip(message.partition(), message.offset(), st.message());
+    return;
+  }
+  if (event_.kind == EventKind::tombstone || event_.op == Op::remove || !event_.after.present) {
+    apply(RecordKind::remove, message.partition(), message.offset(), key_text_, {});
+  } else {
+    apply(RecordKind::upsert, message.partition(), message.offset(), key_text_, event_.after.json);
+  }
+}
+
+// The owner hears of a record when it asked for every change, when it held a copy of the key's
+// value (now outdated), or when the whole table was cleared.
+void Applier::apply(RecordKind kind, int32_t partition, int64_t offset, std::string_view key, std::string_view value) {
+  ++batch_.applied;
+  bool reporting = report_changes_.load(std::memory_order_relaxed);
+  std::string* previous = reporting ? &previous_ : nullptr;
+  Store::Written written;
+  if (kind == RecordKind::upsert) {
+    written = store_.upsert(key, value, previous);
+  } else if (kind == RecordKind::remove) {
+    written = store_.remove(key, previous);
+  } else {
+    store_.clear();
+  }
+  if (kind == RecordKind::clear || written.read || (reporting && (written.existed || kind == RecordKind::upsert)))
+    report(kind, partition, offset, key, reporting ? value : std::string_view(), reporting && written.existed ? previous : nullptr,
+           reporting);
+  if (kind == RecordKind::upsert) check_max_bytes(partition, offset);
+}
+
+void Applier::report(RecordKind kind, int32_t partition, int64_t offset, std::string_view key, std::string_view value,
+                     const std::string* previous, bool reporting) {
+  std::string_view before = previous ? std::string_view(*previous) : std::string_view();
+  batch_.keys.append(key);
+  batch_.values.append(value);
+  batch_.previous.append(before);
+  batch_.key_ends.push_back(static_cast<uint32_t>(batch_.keys.size()));
+  batch_.value_ends.push_back(static_cast<uint32_t>(batch_.values.size()));
+  batch_.previous_ends.push_back(static_cast<uint32_t>(batch_.previous.size()));
+  batch_.kinds.push_back(kind);
+  batch_.flags.push_back(static_cast<uint8_t>((ascii(key) ? kKeyAscii : 0) | (ascii(value) ? kValueAscii : 0) |
+                                              (ascii(before) ? kPreviousAscii : 0) | (reporting ? kReported : 0) |
+                                              (previous ? kHadPrevious : 0)));
+  batch_.partitions.push_back(partition);
+  batch_.offsets.push_back(offset);
+  bytes_ += key.size() + value.size() + before.size() + 40;  // 40: the per-record entries of the other arrays
+}
+
+void Applier::check_max_bytes(int32_t partition, int64_t offset) {
+  if (settings_.max_bytes == 0 || store_.bytes() <= settings_.max_bytes) return;
+  failed_ = true;
+  batch_.failure = "maxBytes exceeded: " + std::to_string(store_.bytes()) + " bytes in " + std::to_string(store_.entries()) +
+                   " entries > maxBytes " + std::to_string(settings_.max_bytes) + " (at partition " + std::to_string(partition) +
+                   " offset " + std::to_string(offset) + "); the table stopped loading: raise maxBytes or shrink the topic";
+}
+
+// Full validation (simdjson's DOM parser), so JSON.parse on the JS side does not fail later. A
+// number simdjson cannot hold (an integer beyond 64 bits, 1e400) is valid JSON to JSON.parse: such
+// a value passes, and the JS side checks it when it parses it.
+bool Applier::valid_json(std::string_view value) {
+  simdjson::error_code error = json_->parser.parse(value.data(), value.size()).error();
+  return error == simdjson::SUCCESS || error == simdjson::NUMBER_ERROR;
+}
+
+// A JSON key without its whitespace, as JSON.stringify writes it (get() looks keys up that way);
+// a key that is not JSON is kept as it is.
+std::string_view Applier::json_key(std::string_view key) {
+  json_->minified.resize(key.size());
+  size_t size = 0;
+  if (simdjson::minify(key.data(), key.size(), json_->minified.data(), size) != simdjson::SUCCESS) return key;
+  return std::string_view(json_->minified.data(), size);
+}
+
+void Applier::skip(int32_t partition, int64_t offset, const std::string& why) {
+  ++batch_.decode_errors;
+  if (++skipped_total_ <= kLoggedSkips && log_)
+    log_(LogLevel::warn, "table " + settings_.topic + ": skipped partition " + std::to_string(partition) + " offset " +
+                             std::to_string(offset) + ": " + why);
+}
+
+Batch Applier::take() {
+  Batch out = std::move(batch_);
+  out.bytes = store_.bytes();
+  out.entries = store_.entries();
+  batch_ = Batch{};
+  bytes_ = 0;
+  return out;
+}
+
+}  // namespace table
+}  // namespace cdc
