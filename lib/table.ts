@@ -115,6 +115,9 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   // The values read so far, parsed, by map key: get() of one of them is one Map lookup. The native
   // store holds every entry and accounts the bytes.
   private readonly map = new Map<string, V>();
+  // Keys whose stored text JSON.parse refused (rare: simdjson accepts a few texts it does not), so
+  // they are not parsed again on every get(); a later write of the key clears it.
+  private readonly unparsable = new Set<string>();
   private readonly plainKeys: boolean;
   private readonly native: NativeTable;
   private readonly partitions = new Map<number, { position: number; end: number; highWatermark: number }>();
@@ -161,6 +164,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
         debezium: this.options.mode === 'debezium',
         jsonValues: this.options.mode === 'kafka' && this.options.valueEncoding === 'json',
         jsonKeys: this.options.mode === 'kafka' && this.options.keyEncoding === 'json',
+        textKeys: this.options.mode === 'kafka' && this.options.keyEncoding === 'utf8',
         maxBytes: this.options.maxBytes,
         reportChanges: this.changeListeners > 0,
         writable: !this.options.readOnly,
@@ -178,7 +182,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   has(key: K): boolean {
     const mapKey = this.mapKey(key);
-    return this.map.has(mapKey) || this.native.has(mapKey);
+    return this.map.has(mapKey) || (this.native.has(mapKey) && !this.unparsable.has(mapKey));
   }
 
   get size(): number {
@@ -385,6 +389,7 @@ export class Table<K = string, V = unknown> extends EventEmitter {
 
   private onClosed(): void {
     this.closed = true;
+    this.dropCopies();
     this.native.close();  // the thread is gone: drops the native teardown hook
     this.failWaiters(this.failure ?? new Error(`table ${this.name}: closed`));
     this.resolveClosed();
@@ -422,10 +427,12 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     const position = { partition: batch.partitions[i], offset: batch.offsets[i] };
     if (kind === KIND_CLEAR) {
       this.map.clear(); // a truncate of the source table
+      this.unparsable.clear();
       if (this.changeListeners > 0) this.emit('clear', position);
       return;
     }
     this.map.delete(key);
+    if (this.unparsable.size > 0) this.unparsable.delete(key);
     if (batch.reported[i] === 0 || this.changeListeners === 0) return;
     const previous = batch.previous[i] === null ? undefined : this.decode(batch.previous[i] as string | Buffer);
     const value = kind === KIND_UPSERT ? this.decode(batch.values[i] as string | Buffer) : undefined;
@@ -436,10 +443,12 @@ export class Table<K = string, V = unknown> extends EventEmitter {
   // The first get() of a key: its value from the native store, parsed and kept. JSON was validated
   // natively, except numbers simdjson cannot hold (checked by decode: a bad one is skipped).
   private readStored(key: string): V | undefined {
+    if (this.unparsable.size > 0 && this.unparsable.has(key)) return undefined;
     const raw = this.native.read(key);
     if (raw === undefined) return undefined;
     const value = this.decode(raw);
-    if (value !== undefined) this.map.set(key, value);
+    if (value === undefined) this.unparsable.add(key);
+    else this.map.set(key, value);
     return value;
   }
 
@@ -470,16 +479,24 @@ export class Table<K = string, V = unknown> extends EventEmitter {
     this.settleWaiters();
   }
 
+  // The native side stopped: what it applied last may never be reported, so the copies of values
+  // read before are dropped and get() reads the store as it was left.
+  private dropCopies(): void {
+    this.queue = [];
+    this.map.clear();
+    this.unparsable.clear();
+  }
+
   private fail(error: Error): void {
     this.failure = error;
+    this.dropCopies();
     this.logger.error(error.message);
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    this.queue = [];
     this.failWaiters(error);
     this.close().catch(() => {});
   }
 
-  // Map keys are strings: the text (utf8), the minified JSON text (json), the bytes as latin1 (buffer).
+  // Map keys are strings: the text (utf8), the JSON text as JSON.stringify writes it (json), the bytes as latin1 (buffer).
   private mapKey(key: K): string {
     switch (this.options.keyEncoding) {
       case 'utf8': return String(key);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "table/applier.h"
 #include "table/store.h"
 #include "table/table.h"
 
@@ -275,6 +276,50 @@ TEST(Store, AReaderBesideTheWriterSeesOnlyWholeValues) {
   EXPECT_GT(seen.load(), 0);
   EXPECT_EQ(store.entries(), static_cast<size_t>(kKeys));
   for (int i = 0; i < kKeys; i += 101) EXPECT_EQ(stored(store, "key-" + std::to_string(i)), "key-" + std::to_string(i) + "@4" + std::string(i % 50, 'x'));
+}
+
+
+TEST(Store, ARemoveThatHandsThePreviousValueOverStillCountsItsBytesOff) {
+  cdc::table::Store store;
+  store.upsert("key", std::string(30, 'v'));
+  std::string previous;
+  EXPECT_TRUE(store.remove("key", &previous).existed);
+  EXPECT_EQ(previous, std::string(30, 'v'));
+  EXPECT_EQ(store.bytes(), 0u);
+  EXPECT_EQ(store.entries(), 0u);
+}
+
+// What Node's TextDecoder / napi_create_string_utf8 give for the same bytes (WHATWG decoding).
+TEST(TableKeys, InvalidUtf8IsReplacedAsJsDecodesIt) {
+  auto replaced = [](std::string_view text) {
+    std::string out;
+    cdc::table::replace_invalid_utf8(text, out);
+    return out;
+  };
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(replaced("plain"), "plain");
+  EXPECT_EQ(replaced("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(replaced("\xFF"), fffd);
+  EXPECT_EQ(replaced("a\xE2\x82"), "a" + fffd);                   // a cut 3-byte sequence: one replacement
+  EXPECT_EQ(replaced("\xE2\x82z"), fffd + "z");
+  EXPECT_EQ(replaced("\xED\xA0\x80"), fffd + fffd + fffd);        // a surrogate: each byte
+  EXPECT_EQ(replaced("\xC0\xAF"), fffd + fffd);                    // overlong
+  EXPECT_EQ(replaced("\xF0\x9F\x98"), fffd);                      // a cut 4-byte sequence
+  EXPECT_EQ(replaced("\xF0\x9F\x98\x80!"), "\xF0\x9F\x98\x80!");
+  EXPECT_EQ(replaced("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // beyond U+10FFFF
+}
+
+TEST(TableKeys, JsonKeysAreHeldAsJsonStringifyWritesThem) {
+  simdjson::dom::parser parser;
+  auto canonical = [&](const std::string& text) {
+    std::string out;
+    cdc::table::canonical_json(parser.parse(text).value(), out);
+    return out;
+  };
+  EXPECT_EQ(canonical(R"({ "id" : 1.0, "region": "eu" })"), R"({"id":1,"region":"eu"})");
+  EXPECT_EQ(canonical(R"([1e2, -0, 2.50, 0.1, 12345678901234567])"), R"([100,0,2.5,0.1,12345678901234567])");
+  EXPECT_EQ(canonical(R"("\u00e9\/\n\u0001\"")"), "\"\xC3\xA9/\\n\\u0001\\\"\"");
+  EXPECT_EQ(canonical(R"({"a":[true,false,null,{}],"b":[]})"), R"({"a":[true,false,null,{}],"b":[]})");
 }
 
 }  // namespace

@@ -198,6 +198,7 @@ cdc::table::Settings settings_from_js(Napi::Object object, TableBridge& bridge) 
   settings.debezium = bool_field(object, "debezium");
   settings.json_values = bool_field(object, "jsonValues");
   settings.json_keys = bool_field(object, "jsonKeys");
+  settings.text_keys = bool_field(object, "textKeys");
   settings.report_changes = bool_field(object, "reportChanges");
   settings.writable = bool_field(object, "writable");
   bridge.key_as_buffer = bool_field(object, "keyAsBuffer");
@@ -339,16 +340,20 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
   Napi::Value Snapshot(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     bool with_values = info.Length() > 0 && info[0].ToBoolean().Value();
-    std::vector<napi_value> keys, values;
+    std::vector<std::string> keys, values;  // copied under the store's lock, turned into JS values after it
     table_->store().for_each([&](std::string_view key, std::string_view value) {
-      keys.push_back(text_to_js(env, key.data(), key.size(), key_as_buffer_ || is_ascii(key)));
-      if (with_values)
-        values.push_back(value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
-                                          : text_to_js(env, value.data(), value.size(), is_ascii(value)));
+      keys.emplace_back(key);
+      if (with_values) values.emplace_back(value);
     });
     Napi::Array out = Napi::Array::New(env, 2), key_array = Napi::Array::New(env, keys.size()), value_array = Napi::Array::New(env, values.size());
-    for (size_t i = 0; i < keys.size(); ++i) napi_set_element(env, key_array, static_cast<uint32_t>(i), keys[i]);
-    for (size_t i = 0; i < values.size(); ++i) napi_set_element(env, value_array, static_cast<uint32_t>(i), values[i]);
+    for (size_t i = 0; i < keys.size(); ++i)
+      napi_set_element(env, key_array, static_cast<uint32_t>(i), text_to_js(env, keys[i].data(), keys[i].size(), key_as_buffer_ || is_ascii(keys[i])));
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string& value = values[i];
+      napi_value js_value = value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
+                                             : text_to_js(env, value.data(), value.size(), is_ascii(value));
+      napi_set_element(env, value_array, static_cast<uint32_t>(i), js_value);
+    }
     out.Set(0u, key_array);
     out.Set(1u, value_array);
     return out;

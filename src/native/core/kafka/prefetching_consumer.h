@@ -63,6 +63,7 @@ class PrefetchingConsumer {
   // need them; the engine does not.
   void keep_partition_eof(bool keep) { keep_eof_ = keep; }
   bool empty() const { return buffer_.empty(); }
+  const RdKafka::Message& front() const { return *buffer_.front(); }  // the next take(); not empty()
   std::unique_ptr<RdKafka::Message> take() {
     std::unique_ptr<RdKafka::Message> message = std::move(buffer_.front());
     buffer_.pop_front();

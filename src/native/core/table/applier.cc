@@ -29,9 +29,121 @@ std::string_view value_of(const RdKafka::Message& message) {
 }  // namespace
 
 struct Applier::Json {
-  simdjson::dom::parser parser;
-  std::string minified;
+  simdjson::dom::parser parser, key_parser;
+  std::string key;
 };
+
+void replace_invalid_utf8(std::string_view text, std::string& out) {
+  static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  out.clear();
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    int need = 0;  // continuation bytes; the first one's range is narrower for some leads
+    unsigned char low = 0x80, high = 0xBF;
+    if (byte >= 0xC2 && byte <= 0xDF) need = 1;
+    else if (byte == 0xE0) need = 2, low = 0xA0;
+    else if (byte == 0xED) need = 2, high = 0x9F;
+    else if (byte >= 0xE1 && byte <= 0xEF) need = 2;
+    else if (byte == 0xF0) need = 3, low = 0x90;
+    else if (byte == 0xF4) need = 3, high = 0x8F;
+    else if (byte >= 0xF1 && byte <= 0xF3) need = 3;
+    size_t j = i + 1;
+    int have = 0;
+    while (have < need && j < n && static_cast<unsigned char>(text[j]) >= low && static_cast<unsigned char>(text[j]) <= high) {
+      ++have, ++j;
+      low = 0x80, high = 0xBF;
+    }
+    if (need > 0 && have == need) {
+      out.append(text.substr(i, j - i));
+    } else {
+      out.append(kReplacement, 3);  // an invalid byte, or the longest valid beginning of a sequence
+    }
+    i = j;
+  }
+}
+
+namespace {
+
+// As JSON.stringify escapes a string.
+void append_json_string(std::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xF]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+void canonical_json(simdjson::dom::element element, std::string& out) {
+  using simdjson::dom::element_type;
+  switch (element.type()) {
+    case element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      simdjson::dom::array array = element.get_array().value_unsafe();
+      for (simdjson::dom::element item : array) {
+        if (!first) out.push_back(',');
+        first = false;
+        canonical_json(item, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      simdjson::dom::object object = element.get_object().value_unsafe();
+      for (simdjson::dom::key_value_pair field : object) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(field.key, out);
+        out.push_back(':');
+        canonical_json(field.value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case element_type::STRING:
+      append_json_string(element.get_string().value_unsafe(), out);
+      return;
+    case element_type::DOUBLE: {
+      double value = element.get_double().value_unsafe();
+      // JS writes integral numbers without a fraction (1.0 -> 1, 1e2 -> 100).
+      if (value > -1e18 && value < 1e18 && value == static_cast<double>(static_cast<int64_t>(value))) {
+        out += std::to_string(static_cast<int64_t>(value));
+        return;
+      }
+      out += simdjson::minify(element);
+      return;
+    }
+    default:
+      out += simdjson::minify(element);  // integers, true, false, null
+      return;
+  }
+}
 
 Applier::Applier(const Settings& settings, Store& store, const std::atomic<bool>& report_changes, LogFn log)
     : settings_(settings), store_(store), report_changes_(report_changes), log_(std::move(log)), json_(std::make_unique<Json>()) {}
@@ -47,8 +159,14 @@ void Applier::add(const RdKafka::Message& message) {
   }
 }
 
+void Applier::prefetch(const RdKafka::Message& message) const {
+  if (!settings_.debezium && !settings_.json_keys && message.err() == RdKafka::ERR_NO_ERROR) store_.prefetch(key_of(message));
+}
+
 void Applier::add_raw(const RdKafka::Message& message) {
-  std::string_view key = settings_.json_keys ? json_key(key_of(message)) : key_of(message);
+  std::string_view key = key_of(message);
+  if (settings_.json_keys) key = json_key(key);
+  else if (settings_.text_keys) key = text_key(key);
   if (message.payload() == nullptr) {
     apply(RecordKind::remove, message.partition(), message.offset(), key, {});
     return;
@@ -135,13 +253,20 @@ bool Applier::valid_json(std::string_view value) {
   return error == simdjson::SUCCESS || error == simdjson::NUMBER_ERROR;
 }
 
-// A JSON key without its whitespace, as JSON.stringify writes it (get() looks keys up that way);
-// a key that is not JSON is kept as it is.
+// A JSON key as JSON.stringify writes it (get() looks keys up that way); a key that is not JSON
+// is kept as it is.
 std::string_view Applier::json_key(std::string_view key) {
-  json_->minified.resize(key.size());
-  size_t size = 0;
-  if (simdjson::minify(key.data(), key.size(), json_->minified.data(), size) != simdjson::SUCCESS) return key;
-  return std::string_view(json_->minified.data(), size);
+  simdjson::dom::element element;
+  if (json_->key_parser.parse(key.data(), key.size()).get(element) != simdjson::SUCCESS) return key;
+  json_->key.clear();
+  canonical_json(element, json_->key);
+  return json_->key;
+}
+
+std::string_view Applier::text_key(std::string_view key) {
+  if (ascii(key) || simdjson::validate_utf8(key.data(), key.size())) return key;
+  replace_invalid_utf8(key, json_->key);
+  return json_->key;
 }
 
 void Applier::skip(int32_t partition, int64_t offset, const std::string& why) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <librdkafka/rdkafkacpp.h>
+#include <simdjson.h>
 
 #include <atomic>
 #include <cstdint>
@@ -22,6 +23,15 @@
 namespace cdc {
 namespace table {
 
+// text with each invalid UTF-8 sequence replaced by U+FFFD, as JS (WHATWG) decodes it: a JS
+// string looks the key up by its UTF-8 bytes, so a key must be held as it would come back.
+void replace_invalid_utf8(std::string_view text, std::string& out);
+
+// Appends a parsed JSON text as JSON.stringify(JSON.parse(text)) writes it: no whitespace, strings
+// escaped only where JSON must, integral numbers without a fraction. (Integers beyond 2^53 keep
+// their digits, which JS would round.)
+void canonical_json(simdjson::dom::element element, std::string& out);
+
 class Applier {
  public:
   Applier(const Settings& settings, Store& store, const std::atomic<bool>& report_changes, LogFn log);
@@ -30,6 +40,9 @@ class Applier {
   // Applies one Kafka record (raw, or a Debezium change). What cannot be decoded is skipped and
   // counted; Debezium heartbeats, transaction metadata and schema changes are not rows.
   void add(const RdKafka::Message& message);
+
+  // Starts loading where the record's key goes while the one before is applied (raw keys only).
+  void prefetch(const RdKafka::Message& message) const;
 
   // No more records are applied once maxBytes was exceeded (the batch says why).
   bool failed() const { return failed_; }
@@ -49,6 +62,7 @@ class Applier {
   void check_max_bytes(int32_t partition, int64_t offset);
   bool valid_json(std::string_view value);
   std::string_view json_key(std::string_view key);
+  std::string_view text_key(std::string_view key);
   void skip(int32_t partition, int64_t offset, const std::string& why);
 
   const Settings& settings_;

@@ -341,7 +341,9 @@ void Table::Impl::consume_loop() {
 void Table::Impl::apply_available(int timeout_ms) {
   while (!applier->full() && !applier->failed() && !stopping) {
     if (consumer->empty() && !consumer->pull(timeout_ms)) break;
-    on_message(*consumer->take());
+    std::unique_ptr<RdKafka::Message> message = consumer->take();
+    if (!consumer->empty()) applier->prefetch(consumer->front());
+    on_message(*message);
     timeout_ms = 0;
   }
 }

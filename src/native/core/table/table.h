@@ -35,7 +35,8 @@ struct Settings {
   std::vector<std::pair<std::string, std::string>> properties;  // librdkafka, user's
   bool debezium = false;     // decode Debezium changes: key = primary key text, value = after image
   bool json_values = false;  // raw values must be JSON: invalid ones are skipped (and counted) here
-  bool json_keys = false;    // raw keys are JSON: held minified, the text JSON.stringify gives
+  bool json_keys = false;    // raw keys are JSON: held as JSON.stringify writes them
+  bool text_keys = false;    // raw keys are UTF-8 text: invalid sequences held as U+FFFD, as JS decodes them
   bool report_changes = false;  // at start: every record goes to the owner (see Table::report_changes)
   uint64_t max_bytes = 0;    // keys and values held beyond it: the table stops applying (0: no limit)
   bool writable = false;     // create the idempotent producer for put()
