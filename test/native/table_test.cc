@@ -267,7 +267,7 @@ TEST(Store, AReaderBesideTheWriterSeesOnlyWholeValues) {
       if (round == 2 && i % 3 == 0) {
         store.remove(key);
       } else {
-        store.upsert(key, key + "@" + std::to_string(round) + std::string(i % 50, 'x'));
+        store.upsert(key, key + "@" + std::to_string(round) + std::string(i % 50, 'x') + std::string(1024, 'p'));
       }
     }
   done = true;
@@ -275,7 +275,9 @@ TEST(Store, AReaderBesideTheWriterSeesOnlyWholeValues) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(seen.load(), 0);
   EXPECT_EQ(store.entries(), static_cast<size_t>(kKeys));
-  for (int i = 0; i < kKeys; i += 101) EXPECT_EQ(stored(store, "key-" + std::to_string(i)), "key-" + std::to_string(i) + "@4" + std::string(i % 50, 'x'));
+  EXPECT_GT(store.compactions(), 0u);  // it ran while the reader read
+  for (int i = 0; i < kKeys; i += 101)
+    EXPECT_EQ(stored(store, "key-" + std::to_string(i)), "key-" + std::to_string(i) + "@4" + std::string(i % 50, 'x') + std::string(1024, 'p'));
 }
 
 
@@ -287,6 +289,24 @@ TEST(Store, ARemoveThatHandsThePreviousValueOverStillCountsItsBytesOff) {
   EXPECT_EQ(previous, std::string(30, 'v'));
   EXPECT_EQ(store.bytes(), 0u);
   EXPECT_EQ(store.entries(), 0u);
+}
+
+// Rewrites leave garbage in the chunks; compaction copies the live records out and frees them.
+TEST(Store, RewritesAreCompactedAwayAndEveryValueSurvives) {
+  cdc::table::Store store;
+  constexpr int kKeys = 2000, kRounds = 40;  // 2,000 x 1 KiB live, 80 MiB written
+  for (int round = 0; round < kRounds; ++round)
+    for (int i = 0; i < kKeys; ++i) store.upsert("k" + std::to_string(i), std::to_string(round) + std::string(1024, 'a' + i % 26));
+  EXPECT_GT(store.compactions(), 0u);
+  // ~2 MiB live, garbage up to kCompactAfterBytes before a compaction, in 4 MiB chunks (without
+  // compaction: 20 of them)
+  EXPECT_LE(store.chunks(), (cdc::table::Store::kCompactAfterBytes + (2u << 20)) / cdc::table::Store::kChunkBytes + 2);
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(stored(store, "k" + std::to_string(i)), std::to_string(kRounds - 1) + std::string(1024, 'a' + i % 26));
+  EXPECT_EQ(store.entries(), static_cast<size_t>(kKeys));
+  EXPECT_EQ(store.bytes(), static_cast<uint64_t>(kKeys) * 1026 + 2 * 10 + 3 * 90 + 4 * 900 + 5 * 1000);  // keys k0..k1999, values "39" + 1 KiB
+  std::string big(6 << 20, 'b');  // bigger than a chunk: a chunk of its own
+  store.upsert("big", big);
+  EXPECT_EQ(stored(store, "big"), big);
 }
 
 // What Node's TextDecoder / napi_create_string_utf8 give for the same bytes (WHATWG decoding).

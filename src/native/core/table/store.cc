@@ -1,10 +1,31 @@
 #include "table/store.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
 #include <functional>
+#include <new>
 #include <utility>
 
 namespace cdc {
 namespace table {
+namespace {
+
+char* map_chunk(size_t bytes) {
+  void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (data == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<char*>(data);
+}
+
+constexpr size_t kCompactSlice = 4096;  // entries moved per hold of the lock while compacting
+
+}  // namespace
+
+Store::~Store() {
+  for (const Chunk& chunk : chunks_)
+    if (chunk.data != nullptr) munmap(chunk.data, chunk.capacity);
+}
 
 uint32_t Store::hash_of(std::string_view key) {
   auto hash = static_cast<uint32_t>(std::hash<std::string_view>{}(key) >> 32);
@@ -13,7 +34,7 @@ uint32_t Store::hash_of(std::string_view key) {
 
 size_t Store::find(uint32_t hash, std::string_view key) const {
   size_t at = home(hash);
-  while (slots_[at].hash != 0 && (slots_[at].hash != hash || entries_[slots_[at].entry].key != key)) at = (at + 1) & mask_;
+  while (slots_[at].hash != 0 && (slots_[at].hash != hash || key_of(entries_[slots_[at].entry]) != key)) at = (at + 1) & mask_;
   return at;
 }
 
@@ -28,31 +49,35 @@ bool Store::contains(std::string_view key) {
   return find_entry(key) != nullptr;
 }
 
-// Only this thread changes slots_ and keys, so it finds without the lock; strings are allocated
-// and freed outside it too: a reader waits for a few pointer moves, never for malloc.
+// Only this thread changes slots_, entries_ and chunks, so it finds and copies without the lock;
+// an old copy stays readable until compact_if_worth_it(), which this thread runs too.
 Store::Written Store::upsert(std::string_view key, std::string_view value, std::string* previous) {
   if ((entries_.size() + 1) * 2 > slots_.size()) grow();  // at most half full: probes stay short
   uint32_t hash = hash_of(key);
   size_t at = find(hash, key);
-  std::string fresh(value);
+  Place copy = place(key, value);
   if (slots_[at].hash != 0) {
-    Written written{true, false};
+    Entry before;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       Entry& entry = entries_[slots_[at].entry];
-      written.read = entry.read;
+      before = entry;
+      entry.chunk = copy.chunk;
+      entry.offset = copy.offset;
+      entry.value_size = static_cast<uint32_t>(value.size());
       entry.read = false;
-      bytes_.fetch_add(value.size() - entry.value.size(), std::memory_order_relaxed);
-      entry.value.swap(fresh);  // fresh holds the previous value now
     }
-    if (previous) *previous = std::move(fresh);
-    return written;
+    if (previous) previous->assign(value_of(before));
+    bytes_.fetch_add(value.size() - before.value_size, std::memory_order_relaxed);
+    release(before);
+    compact_if_worth_it();
+    return Written{true, before.read};
   }
-  Entry entry{hash, std::string(key), std::move(fresh), false};
+  Entry entry{hash, copy.chunk, copy.offset, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size()), false};
   {
     std::lock_guard<std::mutex> lock(mutex_);
     slots_[at] = Slot{hash, static_cast<uint32_t>(entries_.size())};
-    entries_.push_back(std::move(entry));
+    entries_.push_back(entry);
   }
   bytes_.fetch_add(key.size() + value.size(), std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
@@ -63,13 +88,11 @@ Store::Written Store::remove(std::string_view key, std::string* previous) {
   if (slots_.empty()) return {};
   size_t at = find(hash_of(key), key);
   if (slots_[at].hash == 0) return {};
-  Entry gone;  // freed after the lock
-  Written written{true, false};
+  Entry gone;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     uint32_t index = slots_[at].entry;
-    gone = std::move(entries_[index]);
-    written.read = gone.read;
+    gone = entries_[index];
     erase_slot(at);
     // The last entry fills the hole in entries_: its slot points to its new place.
     uint32_t last = static_cast<uint32_t>(entries_.size() - 1);
@@ -77,14 +100,16 @@ Store::Written Store::remove(std::string_view key, std::string* previous) {
       size_t moved = home(entries_[last].hash);
       while (slots_[moved].entry != last || slots_[moved].hash != entries_[last].hash) moved = (moved + 1) & mask_;
       slots_[moved].entry = index;
-      entries_[index] = std::move(entries_[last]);
+      entries_[index] = entries_[last];
     }
     entries_.pop_back();
   }
-  bytes_.fetch_sub(gone.key.size() + gone.value.size(), std::memory_order_relaxed);
+  if (previous) previous->assign(value_of(gone));
+  bytes_.fetch_sub(gone.key_size + gone.value_size, std::memory_order_relaxed);
   count_.fetch_sub(1, std::memory_order_relaxed);
-  if (previous) *previous = std::move(gone.value);
-  return written;
+  release(gone);
+  compact_if_worth_it();
+  return Written{true, gone.read};
 }
 
 // Backward-shift deletion: later slots of the same probe run move up, so no tombstones.
@@ -101,19 +126,25 @@ void Store::erase_slot(size_t hole) {
 }
 
 void Store::clear() {
-  std::vector<Slot> slots;
-  std::deque<Entry> entries;  // freed after the lock
+  std::vector<Chunk> chunks;  // unmapped after the lock
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    slots.swap(slots_);
-    entries.swap(entries_);
+    std::vector<Slot>().swap(slots_);
+    std::deque<Entry>().swap(entries_);
+    chunks.swap(chunks_);
+    free_chunks_.clear();
     mask_ = 0;
+    current_ = 0;
   }
+  for (const Chunk& chunk : chunks)
+    if (chunk.data != nullptr) munmap(chunk.data, chunk.capacity);
+  chunk_count_ = 0;
+  garbage_ = 0;
   bytes_ = 0;
   count_ = 0;
 }
 
-// Built apart (only this thread writes slots_), swapped in under the lock.
+// Built apart, swapped in under the lock.
 void Store::grow() {
   std::vector<Slot> bigger(slots_.empty() ? 1024 : slots_.size() * 2);
   size_t mask = bigger.size() - 1;
@@ -126,6 +157,83 @@ void Store::grow() {
   std::lock_guard<std::mutex> lock(mutex_);
   slots_.swap(bigger);
   mask_ = mask;
+}
+
+Store::Place Store::place(std::string_view key, std::string_view value) {
+  size_t size = key.size() + value.size();
+  if (chunks_.empty() || chunks_[current_].capacity - chunks_[current_].used < size) new_chunk(size);
+  Chunk& chunk = chunks_[current_];
+  Place at{current_, static_cast<uint32_t>(chunk.used)};
+  if (!key.empty()) std::memcpy(chunk.data + chunk.used, key.data(), key.size());
+  if (!value.empty()) std::memcpy(chunk.data + chunk.used + key.size(), value.data(), value.size());
+  chunk.used += size;
+  chunk.live += size;
+  return at;
+}
+
+void Store::release(const Entry& entry) {
+  size_t size = entry.key_size + entry.value_size;
+  chunks_[entry.chunk].live -= size;
+  garbage_ += size;
+}
+
+void Store::new_chunk(size_t at_least) {
+  size_t capacity = std::max(kChunkBytes, (at_least + 4095) / 4096 * 4096);
+  Chunk chunk{map_chunk(capacity), capacity, 0, 0};
+  std::lock_guard<std::mutex> lock(mutex_);  // the reader indexes chunks_
+  if (free_chunks_.empty()) {
+    current_ = static_cast<uint32_t>(chunks_.size());
+    chunks_.push_back(chunk);
+  } else {
+    current_ = free_chunks_.back();
+    free_chunks_.pop_back();
+    chunks_[current_] = chunk;
+  }
+  ++chunk_count_;
+}
+
+// Once garbage outgrows what is live, the chunks at most half live are copied out and freed: each
+// byte written is copied again at most about once on average.
+void Store::compact_if_worth_it() {
+  if (garbage_ < kCompactAfterBytes || garbage_ < bytes()) return;
+  std::vector<bool> victim(chunks_.size(), false);
+  bool any = false;
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    const Chunk& chunk = chunks_[i];
+    if (chunk.data != nullptr && i != current_ && chunk.live * 2 <= chunk.used) victim[i] = any = true;
+  }
+  if (!any) return;
+  ++compactions_;
+  std::vector<std::pair<size_t, Place>> moves;
+  for (size_t start = 0; start < entries_.size(); start += kCompactSlice) {
+    moves.clear();
+    size_t end = std::min(entries_.size(), start + kCompactSlice);
+    for (size_t i = start; i < end; ++i) {
+      const Entry& entry = entries_[i];
+      if (entry.chunk < victim.size() && victim[entry.chunk]) moves.emplace_back(i, place(key_of(entry), value_of(entry)));
+    }
+    if (moves.empty()) continue;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [index, copy] : moves) {
+      entries_[index].chunk = copy.chunk;
+      entries_[index].offset = copy.offset;
+    }
+  }
+  std::vector<Chunk> freed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (size_t i = 0; i < victim.size(); ++i) {
+      if (!victim[i]) continue;
+      freed.push_back(chunks_[i]);
+      chunks_[i] = Chunk{};
+      free_chunks_.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  for (const Chunk& chunk : freed) {
+    garbage_ -= chunk.used - chunk.live;
+    munmap(chunk.data, chunk.capacity);
+    --chunk_count_;
+  }
 }
 
 }  // namespace table
