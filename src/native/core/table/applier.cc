@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "debezium/json_text.h"
+
 namespace cdc {
 namespace table {
 namespace {
@@ -67,36 +69,6 @@ void replace_invalid_utf8(std::string_view text, std::string& out) {
   }
 }
 
-namespace {
-
-// As JSON.stringify escapes a string.
-void append_json_string(std::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xF]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-}  // namespace
-
 void canonical_json(simdjson::dom::element element, std::string& out) {
   using simdjson::dom::element_type;
   switch (element.type()) {
@@ -119,7 +91,7 @@ void canonical_json(simdjson::dom::element element, std::string& out) {
       for (simdjson::dom::key_value_pair field : object) {
         if (!first) out.push_back(',');
         first = false;
-        append_json_string(field.key, out);
+        append_json_string(out, field.key);  // escaped as JSON.stringify escapes
         out.push_back(':');
         canonical_json(field.value, out);
       }
@@ -127,7 +99,7 @@ void canonical_json(simdjson::dom::element element, std::string& out) {
       return;
     }
     case element_type::STRING:
-      append_json_string(element.get_string().value_unsafe(), out);
+      append_json_string(out, element.get_string().value_unsafe());
       return;
     case element_type::DOUBLE: {
       double value = element.get_double().value_unsafe();
