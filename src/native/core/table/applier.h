@@ -28,8 +28,9 @@ namespace table {
 void replace_invalid_utf8(std::string_view text, std::string& out);
 
 // Appends a parsed JSON text as JSON.stringify(JSON.parse(text)) writes it: no whitespace, strings
-// escaped only where JSON must, integral numbers without a fraction. (Integers beyond 2^53 keep
-// their digits, which JS would round.)
+// escaped only where JSON must, integral numbers without a fraction. Not yet like JS (README,
+// "Keys"): integers beyond 2^53, numbers JS prints in another form (1e-05 for 0.00001), objects
+// with integer-like or repeated keys.
 void canonical_json(simdjson::dom::element element, std::string& out);
 
 class Applier {
