@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "table/applier.h"
 #include "table/table.h"
 #include "log_budget.h"
 #include "thread_safe_callback.h"
@@ -64,12 +65,6 @@ Napi::Array ends_to_js(Napi::Env env, const std::vector<cdc::table::PartitionEnd
     array.Set(static_cast<uint32_t>(i), entry);
   }
   return array;
-}
-
-bool is_ascii(std::string_view text) {
-  unsigned char any = 0;
-  for (char c : text) any |= static_cast<unsigned char>(c);
-  return any < 0x80;
 }
 
 // Bytes as a JS string: ASCII (checked on the table thread) is taken as Latin-1, a plain copy; a
@@ -323,7 +318,7 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     napi_value out = env.Undefined();
     table_->store().read(key_from_js(info), [&](std::string_view value) {
       out = value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
-                             : text_to_js(env, value.data(), value.size(), is_ascii(value));
+                             : text_to_js(env, value.data(), value.size(), cdc::table::is_ascii(value));
     });
     return Napi::Value(env, out);
   }
@@ -347,11 +342,11 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     });
     Napi::Array out = Napi::Array::New(env, 2), key_array = Napi::Array::New(env, keys.size()), value_array = Napi::Array::New(env, values.size());
     for (size_t i = 0; i < keys.size(); ++i)
-      napi_set_element(env, key_array, static_cast<uint32_t>(i), text_to_js(env, keys[i].data(), keys[i].size(), key_as_buffer_ || is_ascii(keys[i])));
+      napi_set_element(env, key_array, static_cast<uint32_t>(i), text_to_js(env, keys[i].data(), keys[i].size(), key_as_buffer_ || cdc::table::is_ascii(keys[i])));
     for (size_t i = 0; i < values.size(); ++i) {
       const std::string& value = values[i];
       napi_value js_value = value_as_buffer_ ? Napi::Buffer<char>::Copy(env, value.data(), value.size())
-                                             : text_to_js(env, value.data(), value.size(), is_ascii(value));
+                                             : text_to_js(env, value.data(), value.size(), cdc::table::is_ascii(value));
       napi_set_element(env, value_array, static_cast<uint32_t>(i), js_value);
     }
     out.Set(0u, key_array);

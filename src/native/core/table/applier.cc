@@ -12,12 +12,6 @@ namespace {
 
 constexpr uint64_t kLoggedSkips = 10;  // then only counted
 
-bool ascii(std::string_view text) {
-  unsigned char any = 0;
-  for (char c : text) any |= static_cast<unsigned char>(c);
-  return any < 0x80;
-}
-
 std::string_view key_of(const RdKafka::Message& message) {
   return message.key_pointer() ? std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len())
                                : std::string_view();
@@ -29,6 +23,12 @@ std::string_view value_of(const RdKafka::Message& message) {
 }
 
 }  // namespace
+
+bool is_ascii(std::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
 
 struct Applier::Json {
   simdjson::dom::parser parser, key_parser;
@@ -201,8 +201,8 @@ void Applier::report(RecordKind kind, int32_t partition, int64_t offset, std::st
   batch_.value_ends.push_back(static_cast<uint32_t>(batch_.values.size()));
   batch_.previous_ends.push_back(static_cast<uint32_t>(batch_.previous.size()));
   batch_.kinds.push_back(kind);
-  batch_.flags.push_back(static_cast<uint8_t>((ascii(key) ? kKeyAscii : 0) | (ascii(value) ? kValueAscii : 0) |
-                                              (ascii(before) ? kPreviousAscii : 0) | (reporting ? kReported : 0) |
+  batch_.flags.push_back(static_cast<uint8_t>((is_ascii(key) ? kKeyAscii : 0) | (is_ascii(value) ? kValueAscii : 0) |
+                                              (is_ascii(before) ? kPreviousAscii : 0) | (reporting ? kReported : 0) |
                                               (previous ? kHadPrevious : 0)));
   batch_.partitions.push_back(partition);
   batch_.offsets.push_back(offset);
@@ -236,7 +236,7 @@ std::string_view Applier::json_key(std::string_view key) {
 }
 
 std::string_view Applier::text_key(std::string_view key) {
-  if (ascii(key) || simdjson::validate_utf8(key.data(), key.size())) return key;
+  if (is_ascii(key) || simdjson::validate_utf8(key.data(), key.size())) return key;
   replace_invalid_utf8(key, json_->key);
   return json_->key;
 }

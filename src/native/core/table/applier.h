@@ -23,6 +23,9 @@
 namespace cdc {
 namespace table {
 
+// 7-bit ASCII only (JS can then take the text as Latin-1: a plain copy, no UTF-8 decoding).
+bool is_ascii(std::string_view text);
+
 // text with each invalid UTF-8 sequence replaced by U+FFFD, as JS (WHATWG) decodes it: a JS
 // string looks the key up by its UTF-8 bytes, so a key must be held as it would come back.
 void replace_invalid_utf8(std::string_view text, std::string& out);

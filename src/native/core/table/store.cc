@@ -138,7 +138,6 @@ void Store::clear() {
   }
   for (const Chunk& chunk : chunks)
     if (chunk.data != nullptr) munmap(chunk.data, chunk.capacity);
-  chunk_count_ = 0;
   garbage_ = 0;
   bytes_ = 0;
   count_ = 0;
@@ -189,7 +188,6 @@ void Store::new_chunk(size_t at_least) {
     free_chunks_.pop_back();
     chunks_[current_] = chunk;
   }
-  ++chunk_count_;
 }
 
 // Once garbage outgrows what is live, the chunks at most half live are copied out and freed: each
@@ -232,7 +230,6 @@ void Store::compact_if_worth_it() {
   for (const Chunk& chunk : freed) {
     garbage_ -= chunk.used - chunk.live;
     munmap(chunk.data, chunk.capacity);
-    --chunk_count_;
   }
 }
 

@@ -69,7 +69,7 @@ class Store {
   }
 
   // For tests: chunks allocated now, and compactions so far.
-  size_t chunks() const { return chunk_count_; }
+  size_t chunks() const { return chunks_.size() - free_chunks_.size(); }
   uint64_t compactions() const { return compactions_; }
 
   static constexpr size_t kChunkBytes = size_t{4} << 20;
@@ -118,7 +118,6 @@ class Store {
   std::vector<Chunk> chunks_;
   std::vector<uint32_t> free_chunks_;
   uint32_t current_ = 0;  // the chunk new copies go to (chunks_ empty: none yet)
-  size_t chunk_count_ = 0;
   uint64_t garbage_ = 0, compactions_ = 0;
   std::atomic<uint64_t> bytes_{0};
   std::atomic<size_t> count_{0};
