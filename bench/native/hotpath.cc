@@ -1,7 +1,7 @@
 // The engine's per-event CPU work without Kafka or Redis: decode the Debezium value and key, plan the
 // rules' commands. Input: a file of records written by bench/native/dump-events.js, each
 // <u32 key length><key><u32 value length><value> (little endian).
-//   hotpath EVENTS.bin [ROUNDS]
+//   hotpath EVENTS.bin [ROUNDS] [--whole]
 // Prints ns per event and events per second per core. Run under `valgrind --tool=callgrind` for a
 // profile that does not depend on what else the machine is doing.
 #include <chrono>
@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   }
 
   cdc::Decoder decoder;
+  // As the engine does when no JS change handlers are registered; --whole decodes every column.
+  const bool whole = argc > 3 && std::strcmp(argv[3], "--whole") == 0;
+  if (!whole) decoder.set_needs(rules.decode_needs());
   cdc::ChangeEvent event;
   std::vector<cdc::Command> commands;
   cdc::PlanCounters counters;

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -721,6 +722,75 @@ TEST(DecoderThroughput, PrintsEventsPerSecond) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("[ decode ] %zu-byte with-schema envelope: %.0f events/s (%.0f MB/s)\n", value.size(), n / seconds,
               n * value.size() / seconds / 1e6);
+}
+
+
+// ---- needs: only the columns the rules use ---------------------------------------------------
+
+std::string column_of(const std::string& path) { return path.substr(0, path.find('.')); }
+
+bool in_columns(const std::string& path, const std::vector<std::string>& columns) {
+  for (const std::string& c : columns)
+    if (path == c || (path.size() > c.size() && path[c.size()] == '.' && path.compare(0, c.size(), c) == 0)) return true;
+  return false;
+}
+
+// The whole image cut down to `columns`, as a decoder with those needs must give it.
+void cut_to(RowImage& image, const std::vector<std::string>& columns) {
+  std::vector<Field> kept;
+  for (const Field& f : image.fields)
+    if (in_columns(f.path, columns)) kept.push_back(f);
+  image.fields = kept;
+  image.json.clear();
+}
+
+TEST(DecoderNeeds, OnlyTheNeededColumnsAreDecodedAndTheRestIsTheSame) {
+  size_t cut_images = 0;
+  for (const std::string& rel : all_value_fixtures()) {
+    SCOPED_TRACE(rel);
+    Decoder whole;
+    ChangeEvent expected;
+    if (!decode_fixture(whole, rel, expected).ok()) continue;
+    // Every other column of the images (a fixture's images have the same columns).
+    std::vector<std::string> columns;
+    const RowImage& sample = expected.after.present ? expected.after : expected.before;
+    for (const Field& f : sample.fields) {
+      std::string c = column_of(f.path);
+      if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+    }
+    for (size_t i = 1; i < columns.size(); ++i) columns.erase(columns.begin() + static_cast<long>(i));
+    Decoder projected;
+    projected.set_needs(DecodeNeeds{false, columns});
+    ChangeEvent got;
+    Status st = decode_fixture(projected, rel, got);
+    ASSERT_TRUE(st.ok()) << st.message();
+    // Object images are cut (no JSON text); MongoDB's string images and unwrapped rows stay whole.
+    for (auto image : {&ChangeEvent::before, &ChangeEvent::after}) {
+      if (!(got.*image).present || !(got.*image).json.empty()) continue;
+      cut_to(expected.*image, columns);
+      ++cut_images;
+    }
+    EXPECT_EQ(cdc_test::describe_event(st, got), cdc_test::describe_event(Status::Ok(), expected));
+  }
+  EXPECT_GE(cut_images, 20u);
+}
+
+TEST(DecoderNeeds, UnneededColumnsAreSkippedUnreadAndTheKeyStaysWhole) {
+  Decoder decoder;
+  decoder.set_needs(DecodeNeeds{false, {"id", "address"}});
+  const std::string value = R"({"before":null,"after":{"id":7,"bio":"x\u00e9","address":{"city":"Oslo","zip":"0150"},)"
+                            R"("tags":[1,2],"email":"a@b"},"source":{"connector":"postgresql","db":"d","schema":"public",)"
+                            R"("table":"customers","ts_ms":1},"op":"c","ts_ms":2})";
+  ChangeEvent e;
+  ASSERT_TRUE(decoder.decode(value, false, R"({"id":7,"region":"eu"})", e).ok());
+  std::vector<std::string> paths;
+  for (const Field& f : e.after.fields) paths.push_back(f.path + "=" + f.value);
+  EXPECT_EQ(paths, (std::vector<std::string>{"id=7", "address.city=Oslo", "address.zip=0150"}));
+  EXPECT_TRUE(e.after.present);
+  EXPECT_TRUE(e.after.json.empty());
+  EXPECT_FALSE(e.before.present);
+  ASSERT_NE(e.key.find("region"), nullptr);  // the message key is decoded in full
+  EXPECT_EQ(e.key.json, R"({"id":7,"region":"eu"})");
 }
 
 }  // namespace

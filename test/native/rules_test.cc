@@ -128,6 +128,20 @@ TEST(RuleGlobs, Matching) {
   }
 }
 
+TEST(RuleNeeds, TheColumnsTheTemplatesReadOrWholeImagesForARefresh) {
+  RuleSet invalidate_only = compile_ok({rule("public.customers", {"customer:{id}", "c:{address.city}:{key.tenant}"}),
+                                        rule("public.orders", {"order:{id}", "static-key"})});
+  DecodeNeeds needs = invalidate_only.decode_needs();
+  EXPECT_FALSE(needs.whole_images);
+  // Each dotted prefix: "address.city" is column address's field city, or a column so named.
+  EXPECT_EQ(needs.columns, (std::vector<std::string>{"id", "address", "address.city"}));
+
+  RuleSpec refreshing = rule("public.customers", {"customer:{id}"});
+  refreshing.refresh = RefreshSpec{};
+  refreshing.refresh->key = "customer:json:{id}";
+  EXPECT_TRUE(compile_ok({rule("public.orders", {"order:{id}"}), refreshing}).decode_needs().whole_images);
+}
+
 // ---- planning ----------------------------------------------------------------------------------
 
 TEST(RulePlan, ChangedEmailDeletesOldAndNewKeys) {

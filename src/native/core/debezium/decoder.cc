@@ -191,4 +191,6 @@ Status Decoder::decode(std::string_view value, bool value_is_null, std::string_v
   return impl_->decode(value, value_is_null, key, out);
 }
 
+void Decoder::set_needs(DecodeNeeds needs) { impl_->needs = std::move(needs); }
+
 }  // namespace cdc

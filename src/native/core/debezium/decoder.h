@@ -4,12 +4,23 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "debezium/change_event.h"
 
 namespace cdc {
+
+// What a caller reads of the row images (before, after). By default everything. With
+// whole_images false an image holds only the listed top-level columns (with their nested fields)
+// and no JSON text; the other columns are skipped unread, so decoding costs what the rules use,
+// not the table's width. The message key is always decoded in full.
+struct DecodeNeeds {
+  bool whole_images = true;
+  std::vector<std::string> columns;
+};
 
 class Decoder {
  public:
@@ -27,6 +38,7 @@ class Decoder {
   // and refilled on every call (its string/vector capacity is reused): move or copy the event if
   // it must outlive the next decode. After an error `out` is unspecified (do not use it).
   Status decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out);
+  void set_needs(DecodeNeeds needs);
 
  private:
   struct Impl;

@@ -112,6 +112,8 @@ struct Decoder::Impl {
   // it has no schema; they decode the row images (logical_row.cc).
   decoding::LogicalColumns noted_columns;
   const decoding::LogicalColumns* logical = nullptr;
+  DecodeNeeds needs;
+  std::string unneeded_json;  // the image JSON flatten_logical writes while only columns are needed
 
   // decoder.cc
   Status decode(std::string_view value, bool value_is_null, std::string_view key, ChangeEvent& out);
@@ -156,7 +158,10 @@ struct Decoder::Impl {
   Status read_string(od::value v, std::string& out, const char* at);
   Status read_scalar_text(od::value v, std::string& out, const char* at);
   Status read_int(od::value v, int64_t& out, bool& found, const char* at);
-  Status decode_image(od::value v, RowImage& image, const char* at);
+  // row: a before/after image, decoded as `needs` says (else the key's payload, always whole).
+  Status decode_image(od::value v, RowImage& image, const char* at, bool row = false);
+  Status decode_needed_columns(od::object& obj, RowImage& image);
+  bool column_needed(std::string_view column) const;
   Status flatten_value(od::value v, ImageBuilder& b, int depth, std::string_view* raw_out);
   Status flatten_nested(od::value v, od::json_type t, ImageBuilder& b, int depth, std::string_view* raw_out);
   Status flatten_scalar(od::value v, od::json_type t, ImageBuilder& b, std::string_view* raw_out);

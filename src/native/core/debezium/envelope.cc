@@ -57,7 +57,7 @@ Status Decoder::Impl::decode_payload(od::object& obj, ChangeEvent& out, bool wra
       (is_before ? scan.before : scan.after) = true;
       (is_before ? before_decoded : after_decoded) = true;
       Status st =
-          decode_image(field.value(), is_before ? out.before : out.after, is_before ? "payload.before" : "payload.after");
+          decode_image(field.value(), is_before ? out.before : out.after, is_before ? "payload.before" : "payload.after", true);
       if (!st.ok() && json_error) return st;  // the iterator is unusable after a JSON error
       if (!st.ok() && scan.deferred.ok()) scan.deferred = st;
       continue;

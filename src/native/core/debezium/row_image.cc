@@ -62,9 +62,16 @@ Status Decoder::Impl::read_int(od::value v, int64_t& out, bool& found, const cha
   od::json_type t;
   CDC_JSON_TRY(v.type().get(t), at);
   if (t != od::json_type::number) return Status::Ok();
+  int64_t x;
+  // simdjson's integer parser validates as it goes; a value it refuses (a float, out of range,
+  // malformed) is not consumed, and the checks below decide as before.
+  if (!v.get_int64().get(x)) {
+    out = x;
+    found = true;
+    return Status::Ok();
+  }
   std::string_view tok = trim_right(v.raw_json_token());
   if (!is_json_number(tok)) return Status::Error(std::string(at) + ": invalid number");
-  int64_t x;
   if (parse_int64(tok, x)) {
     out = x;
     found = true;
@@ -73,7 +80,7 @@ Status Decoder::Impl::read_int(od::value v, int64_t& out, bool& found, const cha
 }
 
 // A row image given as a JSON value: object, EJSON string (MongoDB) or null.
-Status Decoder::Impl::decode_image(od::value v, RowImage& image, const char* at) {
+Status Decoder::Impl::decode_image(od::value v, RowImage& image, const char* at, bool row) {
   od::json_type t;
   CDC_JSON_TRY(v.type().get(t), at);
   if (t == od::json_type::null) {
@@ -85,6 +92,7 @@ Status Decoder::Impl::decode_image(od::value v, RowImage& image, const char* at)
   if (t == od::json_type::object) {
     od::object obj;
     CDC_JSON_TRY(v.get_object().get(obj), at);
+    if (row && !needs.whole_images) return decode_needed_columns(obj, image);
     std::string_view raw;
     CDC_JSON_TRY(obj.raw_json().get(raw), at);
     raw = trim_right(raw);
@@ -104,6 +112,33 @@ Status Decoder::Impl::decode_image(od::value v, RowImage& image, const char* at)
   }
   return Status::Error(std::string(at) + ": expected an object, a string (MongoDB) or null, got " +
                        type_name(t));
+}
+
+// The columns `needs` lists, each flattened as in a whole image (logical types too); no JSON text.
+Status Decoder::Impl::decode_needed_columns(od::object& obj, RowImage& image) {
+  ImageBuilder b(image);
+  Status st = Status::Ok();
+  for (auto member : obj) {
+    od::field field;
+    CDC_JSON_TRY(std::move(member).get(field), where_text());
+    std::string_view key;
+    CDC_JSON_TRY(field.unescaped_key().get(key), where_text());
+    if (!column_needed(key)) continue;  // the iterator skips its value unread
+    path.assign(key.data(), key.size());
+    const LogicalColumn* column = logical ? logical->find(key) : nullptr;
+    st = column ? flatten_logical(field.value(), *column, b, unneeded_json) : flatten_value(field.value(), b, 1, nullptr);
+    unneeded_json.clear();
+    if (!st.ok()) break;
+  }
+  path.clear();
+  b.finish();
+  return st;
+}
+
+bool Decoder::Impl::column_needed(std::string_view column) const {
+  for (const std::string& needed : needs.columns)
+    if (needed == column) return true;
+  return false;
 }
 
 // Flattens one value at `path` into the image. raw_out (optional) receives the value's raw JSON.

@@ -175,12 +175,23 @@ void add_unique(std::vector<std::string>& argv, size_t first, std::string&& key)
   argv.push_back(std::move(key));
 }
 
+// The top-level columns a field path can be read from: each of its dotted prefixes and the whole
+// path ("a.b" is column a's field b, or a column named "a.b").
+void add_columns_of(std::string_view path, std::vector<std::string>& columns) {
+  for (size_t end = path.find('.'); ; end = path.find('.', end + 1)) {
+    std::string column(path.substr(0, end));
+    if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(std::move(column));
+    if (end == std::string_view::npos) return;
+  }
+}
+
 }  // namespace
 
 struct RuleSet::Impl {
   std::vector<CompiledRule> rules;
   RuleOptions options;
   std::string delete_command;
+  size_t most_delete_args = 1;  // the command and the keys of the rule with most of them (both images)
 
   Status type_error(const Template& tpl, const std::string& field, const std::string& why) const {
     return Status::Error(tpl.where + ": field " + quote_for_message(field) + " " + why);
@@ -343,6 +354,8 @@ Status RuleSet::compile(const std::vector<RuleSpec>& specs, const RuleOptions& o
       for (const Segment& seg : tpl.segments) key += seg.text;
       rule.truncate_keys.push_back(std::move(key));
     }
+    const size_t delete_args = 1 + std::max(2 * rule.invalidate.size(), rule.truncate_keys.size());
+    impl->most_delete_args = std::min<size_t>(64, std::max(impl->most_delete_args, delete_args));
     impl->rules.push_back(std::move(rule));
   }
   out.impl_ = std::move(impl);
@@ -384,6 +397,7 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
 
   size_t first_command = out.size();
   out.emplace_back();
+  out.back().argv.reserve(impl.most_delete_args);  // no regrowth while keys are added
   out.back().argv.push_back(impl.delete_command);
   std::vector<Command> sets;  // refresh SETs go after the delete
   std::string scratch;
@@ -414,6 +428,18 @@ Status RuleSet::plan(const ChangeEvent& event, std::vector<Command>& out, bool& 
   if (matched && event.op == Op::truncate && out[first_command].argv.size() == 1) ++counters.truncate_ignored;
   finish_plan(out, first_command, sets);
   return Status::Ok();
+}
+
+DecodeNeeds RuleSet::decode_needs() const {
+  DecodeNeeds needs;
+  for (const CompiledRule& rule : impl_->rules) {
+    if (rule.has_refresh) return DecodeNeeds{};
+    for (const Template& tpl : rule.invalidate)
+      for (const Segment& segment : tpl.segments)
+        if (segment.kind == Segment::Kind::row_field) add_columns_of(segment.text, needs.columns);
+  }
+  needs.whole_images = false;
+  return needs;
 }
 
 // ---- rules JSON ----------------------------------------------------------------------------

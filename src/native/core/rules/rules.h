@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "debezium/change_event.h"
+#include "debezium/decoder.h"
 #include "redis/command.h"
 
 namespace cdc {
@@ -62,6 +63,10 @@ class RuleSet {
   // counters are added to, never reset. plan() has no mutable state: safe from several threads.
   Status plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
               PlanCounters& counters) const;
+
+  // What plan() reads of the row images: the columns its templates name, or (with a refresh
+  // rule, which writes the after image) the whole images.
+  DecodeNeeds decode_needs() const;
 
  private:
   struct Impl;
