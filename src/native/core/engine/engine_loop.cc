@@ -72,6 +72,8 @@ Status EngineLoop::setup() {
   if (!st.ok()) return st;
   st = RuleSet::compile(config_.rules, config_.rule_options, rules_);
   if (!st.ok()) return st;
+  // Without JS change handlers nothing reads more of an event than the rules.
+  if (config_.js_handlers.empty()) decoder_.set_needs(rules_.decode_needs());
 
   if (!(st = consumer_.subscribe(subscription())).ok()) return st;
   {
@@ -229,7 +231,10 @@ void EngineLoop::consume_batch() {
     if (backpressure() != nullptr) break;  // handler batches filled up during this round
     if (consumer_.empty() && !pull_traced(timeout_ms)) break;
     handle_message(consumer_.take());
-    if (++count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
+    ++count;
+    timeout_ms = 0;
+    if (config_.batch.max_wait_ms == 0) continue;  // the default: no clock reads per message
+    if (count == 1) deadline = Clock::now() + milliseconds(config_.batch.max_wait_ms);
     timeout_ms = static_cast<int>(
         std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count()));
   }

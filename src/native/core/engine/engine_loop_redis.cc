@@ -77,6 +77,7 @@ bool EngineLoop::receive_replies() {
   if (!replies) return false;
   const std::vector<Command>& commands = redis_.front();
   std::vector<CommandOrigin>& origins = origins_.front();
+  EndToEndLag::SameMoment acknowledged(lag_);
   for (size_t i = 0; i < commands.size(); ++i) apply_reply(commands[i], (*replies)[i], origins[i]);
   redis_.pop_front();
   origins_.pop_front();

@@ -23,10 +23,12 @@ LagSummary summary_of(const Histogram& histogram) {
 
 void EndToEndLag::record(int64_t kafka_ts_ms, int64_t source_ts_ms) {
   if (kafka_ts_ms <= 0 && source_ts_ms <= 0) return;
-  const double now = wall_clock_ms();
+  const double now = moment_ms_ > 0 ? moment_ms_ : wall_clock_ms();
   if (kafka_ts_ms > 0) kafka_.record(now - static_cast<double>(kafka_ts_ms));
   if (source_ts_ms > 0) source_.record(now - static_cast<double>(source_ts_ms));
 }
+
+EndToEndLag::SameMoment::SameMoment(EndToEndLag& lag) : lag_(lag) { lag_.moment_ms_ = wall_clock_ms(); }
 
 void EndToEndLag::summarize(EngineStats& out) const {
   out.source_lag = summary_of(source_);

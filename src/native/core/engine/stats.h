@@ -16,8 +16,22 @@ class EndToEndLag {
   void record(int64_t kafka_ts_ms, int64_t source_ts_ms);
   void summarize(EngineStats& out) const;
 
+  // While one lives, record() takes the time it was made instead of reading the clock for each
+  // event: the events a pipeline's replies finish were all acknowledged at that moment.
+  class SameMoment {
+   public:
+    explicit SameMoment(EndToEndLag& lag);
+    ~SameMoment() { lag_.moment_ms_ = 0; }
+    SameMoment(const SameMoment&) = delete;
+    SameMoment& operator=(const SameMoment&) = delete;
+
+   private:
+    EndToEndLag& lag_;
+  };
+
  private:
   Histogram source_, kafka_;
+  double moment_ms_ = 0;  // set by a SameMoment
 };
 
 }  // namespace cdc
