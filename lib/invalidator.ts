@@ -19,7 +19,7 @@ import type { IdempotencyOptions } from './idempotency';
 import { MessageProducer, type PublishMessage, type PublishResult } from './producer';
 import { ReadPath, type GetOrLoadOptions } from './read-path';
 import { createRedactor, redactDeep, redactOptions, type Redactor } from './redact';
-import { emptyStats, type CdcCacheStats, type ChangeEvent } from './types';
+import { emptyStats, type CdcCacheStats, type ChangeEvent, type PartitionStats } from './types';
 
 export type { ChangeHandler } from './dispatch';
 export type { ChangeEvent, CdcCacheStats } from './types';
@@ -200,8 +200,17 @@ class NativeInvalidator implements Invalidator {
   }
 
   messageStats(): Record<string, MessageTopicStats> {
-    const partitions = [...(this.engine?.stats().partitions ?? []), ...(this.groups?.partitions() ?? [])];
-    return this.messages.stats((topic) => partitions.filter((p) => p.topic === topic).reduce((sum, p) => sum + p.lag, 0));
+    return this.messageStatsWith(undefined);
+  }
+
+  // engineStats: the engine's stats when the caller has them already (the engine builds every
+  // field on each call); else they are read only if a topic has counters.
+  private messageStatsWith(engineStats: CdcCacheStats | undefined): Record<string, MessageTopicStats> {
+    let partitions: PartitionStats[] | undefined;
+    return this.messages.stats((topic) => {
+      partitions ??= [...((engineStats ?? this.engine?.stats())?.partitions ?? []), ...(this.groups?.partitions() ?? [])];
+      return partitions.filter((p) => p.topic === topic).reduce((sum, p) => sum + p.lag, 0);
+    });
   }
 
   selectors(): string[] {
@@ -357,8 +366,9 @@ class NativeInvalidator implements Invalidator {
   }
 
   stats(): CdcCacheStats {
-    const engine = this.engine ? redactDeep(this.engine.stats(), this.redact) : emptyStats();
-    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats(), messages: this.messageStats() };
+    const native = this.engine?.stats();
+    const engine = native ? redactDeep(native, this.redact) : emptyStats();
+    return { ...engine, read: this.readPath.readStats(), consistency: this.readPath.consistencyStats(), messages: this.messageStatsWith(native) };
   }
 
   isHealthy(): boolean {

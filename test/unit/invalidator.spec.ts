@@ -15,6 +15,7 @@ class EngineDouble implements NativeEngine {
   stopped = 0;
   healthy = true;
   invalidated: string[][] = [];
+  statsCalls = 0;
   constructor(
     configJson: string,
     readonly callbacks: NativeEngineCallbacks,
@@ -36,6 +37,7 @@ class EngineDouble implements NativeEngine {
     this.acks.push([token, ok, reason]);
   }
   stats(): CdcCacheStats {
+    this.statsCalls += 1;
     return { ...emptyStats(), running: true, healthy: this.healthy, consumed: 5 };
   }
 }
@@ -210,6 +212,17 @@ describe('createInvalidator (TypeScript layer, engine double)', () => {
     expect(inv.isHealthy()).toBe(false);
     await inv.stop();
     expect(inv.isHealthy()).toBe(false);
+  });
+
+  it('stats() reads the engine once (the native side builds every field on each call)', async () => {
+    const inv = createInvalidator(validOptions({ logger: quiet() }), internals);
+    inv.onMessage('orders', () => {});  // a topic with message counters, whose lag comes from the partitions
+    await inv.start();
+    const engine = EngineDouble.last!;
+    engine.statsCalls = 0;
+    expect(inv.stats().messages).toHaveProperty('orders');
+    expect(engine.statsCalls).toBe(1);
+    await inv.stop();
   });
 
   it('reports an engine constructor error (redacted) and allows another start()', async () => {
