@@ -133,13 +133,16 @@ TEST(RuleNeeds, TheColumnsTheTemplatesReadOrWholeImagesForARefresh) {
                                         rule("public.orders", {"order:{id}", "static-key"})});
   DecodeNeeds needs = invalidate_only.decode_needs();
   EXPECT_FALSE(needs.whole_images);
+  EXPECT_FALSE(needs.positions);
   // Each dotted prefix: "address.city" is column address's field city, or a column so named.
   EXPECT_EQ(needs.columns, (std::vector<std::string>{"id", "address", "address.city"}));
 
   RuleSpec refreshing = rule("public.customers", {"customer:{id}"});
   refreshing.refresh = RefreshSpec{};
   refreshing.refresh->key = "customer:json:{id}";
-  EXPECT_TRUE(compile_ok({rule("public.orders", {"order:{id}"}), refreshing}).decode_needs().whole_images);
+  DecodeNeeds refresh_needs = compile_ok({rule("public.orders", {"order:{id}"}), refreshing}).decode_needs();
+  EXPECT_TRUE(refresh_needs.whole_images);
+  EXPECT_TRUE(refresh_needs.positions);  // the refresh's version
 }
 
 // ---- planning ----------------------------------------------------------------------------------

@@ -147,6 +147,7 @@ struct Decoder::Impl {
   Status read_payload_object(std::string_view key, od::value v, ChangeEvent& out);
   Status classify_payload(decoding::PayloadScan& scan, ChangeEvent& out, bool wrapped);
   Status decode_source(od::object& obj, SourceInfo& s);
+  Status read_position(od::value v, std::string& out, const char* at);
 
   // unwrapped.cc
   Status decode_unwrapped(od::object& obj, ChangeEvent& out);

@@ -195,6 +195,34 @@ Status Decoder::Impl::classify_payload(PayloadScan& scan, ChangeEvent& out, bool
   return decode_unwrapped(row, out);
 }
 
+namespace {
+
+// The source position as one text: PostgreSQL lsn and txId, MySQL binlog file:pos, MongoDB ord.
+void make_position(const SourceTexts& t, std::string& position) {
+  if (!t.lsn.empty() || !t.tx_id.empty()) {
+    if (!t.lsn.empty()) position.append("lsn=").append(t.lsn);
+    if (!t.tx_id.empty()) {
+      if (!position.empty()) position.push_back(',');
+      position.append("txId=").append(t.tx_id);
+    }
+  } else if (!t.file.empty()) {
+    position.append(t.file).push_back(':');
+    position.append(t.pos);
+  } else if (!t.ord.empty()) {
+    position.append("ord=").append(t.ord);
+  }
+}
+
+}  // namespace
+
+// A part of the source position; when positions are not needed, only that it is there (the
+// connector of an old message without `connector` is told by it).
+Status Decoder::Impl::read_position(od::value v, std::string& out, const char* at) {
+  if (needs.positions) return read_scalar_text(v, out, at);
+  out.assign(1, '+');
+  return Status::Ok();
+}
+
 Status Decoder::Impl::decode_source(od::object& obj, SourceInfo& s) {
   SourceTexts& t = source_texts;
   t.clear();
@@ -216,11 +244,11 @@ Status Decoder::Impl::decode_source(od::object& obj, SourceInfo& s) {
       mongo_hint = true;
     } else if (key == "ts_ms") st = read_int(field.value(), s.ts_ms, have_ts_ms, "payload.source.ts_ms");
     else if (key == "ts_usec") st = read_int(field.value(), ts_usec, have_ts_usec, "payload.source.ts_usec");
-    else if (key == "lsn") st = read_scalar_text(field.value(), t.lsn, "payload.source.lsn");
-    else if (key == "txId") st = read_scalar_text(field.value(), t.tx_id, "payload.source.txId");
-    else if (key == "file") st = read_scalar_text(field.value(), t.file, "payload.source.file");
-    else if (key == "pos") st = read_scalar_text(field.value(), t.pos, "payload.source.pos");
-    else if (key == "ord") st = read_scalar_text(field.value(), t.ord, "payload.source.ord");
+    else if (key == "lsn") st = read_position(field.value(), t.lsn, "payload.source.lsn");
+    else if (key == "txId") st = read_position(field.value(), t.tx_id, "payload.source.txId");
+    else if (key == "file") st = read_position(field.value(), t.file, "payload.source.file");
+    else if (key == "pos") st = read_position(field.value(), t.pos, "payload.source.pos");
+    else if (key == "ord") st = read_position(field.value(), t.ord, "payload.source.ord");
     else if (key == "server_id" || key == "gtid") mysql_hint = true;
     else if (key == "rs") mongo_hint = true;
     if (!st.ok()) return st;
@@ -232,18 +260,7 @@ Status Decoder::Impl::decode_source(od::object& obj, SourceInfo& s) {
     else if (!t.lsn.empty()) s.connector = "postgresql";
   }
   s.position.clear();
-  if (!t.lsn.empty() || !t.tx_id.empty()) {
-    if (!t.lsn.empty()) s.position.append("lsn=").append(t.lsn);
-    if (!t.tx_id.empty()) {
-      if (!s.position.empty()) s.position.push_back(',');
-      s.position.append("txId=").append(t.tx_id);
-    }
-  } else if (!t.file.empty()) {
-    s.position.append(t.file).push_back(':');
-    s.position.append(t.pos);
-  } else if (!t.ord.empty()) {
-    s.position.append("ord=").append(t.ord);
-  }
+  if (needs.positions) make_position(t, s.position);
   make_source_name(s);
   return Status::Ok();
 }

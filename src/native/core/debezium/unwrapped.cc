@@ -63,7 +63,7 @@ Status Decoder::Impl::read_unwrapped_metadata(std::string_view key, od::value v,
     return read_string(v, out.source.schema, at.c_str());
   } else if (name == "connector") {
     return read_string(v, out.source.connector, at.c_str());
-  } else if (name == "lsn") {
+  } else if (name == "lsn" && needs.positions) {
     CDC_TRY(read_scalar_text(v, text, at.c_str()));
     if (!text.empty()) out.source.position = "lsn=" + text;
   } else if (name == "ts_ms") {

@@ -439,6 +439,7 @@ DecodeNeeds RuleSet::decode_needs() const {
         if (segment.kind == Segment::Kind::row_field) add_columns_of(segment.text, needs.columns);
   }
   needs.whole_images = false;
+  needs.positions = false;
   return needs;
 }
 

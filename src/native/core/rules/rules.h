@@ -64,8 +64,8 @@ class RuleSet {
   Status plan(const ChangeEvent& event, std::vector<Command>& out, bool& matched,
               PlanCounters& counters) const;
 
-  // What plan() reads of the row images: the columns its templates name, or (with a refresh
-  // rule, which writes the after image) the whole images.
+  // What plan() reads of an event: the columns its templates name and no source positions, or
+  // (with a refresh rule, which writes the after image versioned by its position) everything.
   DecodeNeeds decode_needs() const;
 
  private:
