@@ -795,6 +795,28 @@ TEST(DecoderNeeds, UnneededColumnsAreSkippedUnreadAndTheKeyStaysWhole) {
   EXPECT_EQ(e.source.position, "");
 }
 
+TEST(DecoderNeeds, DottedColumnNamesAndErrorsAreAsInAWholeDecode) {
+  auto both = [](const std::string& after, const std::vector<std::string>& columns) {
+    const std::string value = R"({"after":)" + after + R"(,"source":{"connector":"postgresql","db":"d","schema":"s","table":"t"},"op":"c"})";
+    Decoder whole, projected;
+    projected.set_needs(DecodeNeeds{false, columns, false});
+    ChangeEvent w, p;
+    Status ws = whole.decode(value, false, "", w), ps = projected.decode(value, false, "", p);
+    return std::make_pair(ws.ok() ? w.after.find("a.b") != nullptr : false, ps.ok() ? p.after.find("a.b") != nullptr : false);
+  };
+  // A column named "a.b" is the field a.b of the templates: {a} must see it, as {a.b} does.
+  EXPECT_EQ(both(R"({"a.b":1,"id":1})", {"a"}), std::make_pair(true, true));
+  EXPECT_EQ(both(R"({"a.b":1,"id":1})", {"a", "a.b"}), std::make_pair(true, true));
+  // A JSON error after a needed column is not reported as that column's.
+  const std::string broken = R"({"after":{"id":7,"x" 1},"source":{"connector":"postgresql"},"op":"c"})";
+  Decoder whole, projected;
+  projected.set_needs(DecodeNeeds{false, {"id"}, false});
+  ChangeEvent e;
+  Status ws = whole.decode(broken, false, "", e), ps = projected.decode(broken, false, "", e);
+  ASSERT_FALSE(ps.ok());
+  EXPECT_EQ(ps.message(), ws.message());
+}
+
 TEST(DecoderNeeds, WithoutPositionsAnOldMessageStillTellsItsConnector) {
   // Debezium 0.x: no `connector`; the lsn says PostgreSQL, a binlog file MySQL.
   Decoder decoder;

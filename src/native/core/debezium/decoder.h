@@ -14,8 +14,8 @@
 namespace cdc {
 
 // What a caller reads of the row images (before, after). By default everything. With
-// whole_images false an image holds only the listed top-level columns (with their nested fields)
-// and no JSON text; the other columns are skipped unread, so decoding costs what the rules use,
+// whole_images false an image holds only the listed top-level columns (with their nested fields,
+// and the columns whose names start with one of them and a dot) and no JSON text; the other columns are skipped unread, so decoding costs what the rules use,
 // not the table's width. The message key is always decoded in full. Without positions the
 // source's position (lsn, txId, binlog file and pos, ord) is left empty, also unread.
 struct DecodeNeeds {

@@ -129,15 +129,19 @@ Status Decoder::Impl::decode_needed_columns(od::object& obj, RowImage& image) {
     st = column ? flatten_logical(field.value(), *column, b, unneeded_json) : flatten_value(field.value(), b, 1, nullptr);
     unneeded_json.clear();
     if (!st.ok()) break;
+    path.clear();  // an error further on is not this column's
   }
   path.clear();
   b.finish();
   return st;
 }
 
+// A column named "a.b" flattens to the same path as column a's field b, so it is needed with a.
 bool Decoder::Impl::column_needed(std::string_view column) const {
   for (const std::string& needed : needs.columns)
-    if (needed == column) return true;
+    if (column.size() >= needed.size() && column.compare(0, needed.size(), needed) == 0 &&
+        (column.size() == needed.size() || column[needed.size()] == '.'))
+      return true;
   return false;
 }
 
