@@ -175,14 +175,11 @@ void add_unique(std::vector<std::string>& argv, size_t first, std::string&& key)
   argv.push_back(std::move(key));
 }
 
-// The top-level columns a field path can be read from: each of its dotted prefixes and the whole
-// path ("a.b" is column a's field b, or a column named "a.b").
-void add_columns_of(std::string_view path, std::vector<std::string>& columns) {
-  for (size_t end = path.find('.'); ; end = path.find('.', end + 1)) {
-    std::string column(path.substr(0, end));
-    if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(std::move(column));
-    if (end == std::string_view::npos) return;
-  }
+// The top-level column a field path is read from: its first segment ("a.b" is column a's field
+// b, or a column named "a.b", which the decoder takes with a).
+void add_column_of(std::string_view path, std::vector<std::string>& columns) {
+  std::string column(path.substr(0, path.find('.')));
+  if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(std::move(column));
 }
 
 }  // namespace
@@ -436,7 +433,7 @@ DecodeNeeds RuleSet::decode_needs() const {
     if (rule.has_refresh) return DecodeNeeds{};
     for (const Template& tpl : rule.invalidate)
       for (const Segment& segment : tpl.segments)
-        if (segment.kind == Segment::Kind::row_field) add_columns_of(segment.text, needs.columns);
+        if (segment.kind == Segment::Kind::row_field) add_column_of(segment.text, needs.columns);
   }
   needs.whole_images = false;
   needs.positions = false;
