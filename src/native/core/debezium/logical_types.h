@@ -40,8 +40,17 @@ struct LogicalColumn {
 class LogicalColumns {
  public:
   bool empty() const { return columns_.empty(); }
-  void clear() { columns_.clear(); }
-  void add(LogicalColumn column) { columns_.push_back(std::move(column)); }
+  void clear() {
+    columns_.clear();
+    next_ = 0;
+  }
+  // A second column of the same name (a broken schema) is ignored: the first one counts, so that
+  // find()'s starting point never changes which column a name gets (found by fuzzing).
+  void add(LogicalColumn column) {
+    for (const LogicalColumn& known : columns_)
+      if (known.name == column.name) return;
+    columns_.push_back(std::move(column));
+  }
   // Columns come in schema order, like the row's fields: the next one is tried first.
   const LogicalColumn* find(std::string_view name) const {
     for (size_t i = 0; i < columns_.size(); ++i) {
