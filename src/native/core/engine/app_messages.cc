@@ -16,7 +16,7 @@ std::vector<std::string> AppMessages::topics() const {
   return out;
 }
 
-Status AppMessages::to_event(const RdKafka::Message& message, const MessageHandlerSpec& spec, HandlerEvent& out) {
+Status AppMessages::to_event(const kafka::Message& message, const MessageHandlerSpec& spec, HandlerEvent& out) {
   out = HandlerEvent{};
   out.application = true;
   out.decode = static_cast<uint8_t>(spec.decode);
@@ -38,14 +38,11 @@ Status AppMessages::to_event(const RdKafka::Message& message, const MessageHandl
   } else if (out.has_value) {
     out.value.assign(value);
   }
-  // headers() is not const in librdkafka's C++ API; it only reads here.
-  if (const RdKafka::Headers* headers = const_cast<RdKafka::Message&>(message).headers()) {
-    for (const RdKafka::Headers::Header& header : headers->get_all()) {
-      std::string text = header.value() ? std::string(static_cast<const char*>(header.value()), header.value_size()) : "";
-      if (header.key() == kMessageIdHeader && out.id.empty()) out.id = text;
-      out.headers.emplace_back(header.key(), std::move(text));
-    }
-  }
+  message.each_header([&](std::string_view name, const void* value, size_t size) {
+    std::string text = value ? std::string(static_cast<const char*>(value), size) : "";
+    if (name == kMessageIdHeader && out.id.empty()) out.id = text;
+    out.headers.emplace_back(std::string(name), std::move(text));
+  });
   if (out.id.empty()) out.id = out.topic + "/" + std::to_string(out.partition) + "/" + std::to_string(out.offset);
   return Status::Ok();
 }

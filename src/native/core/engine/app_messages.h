@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "kafka/message.h"
 
 namespace cdc {
 
@@ -29,7 +30,7 @@ class AppMessages {
   std::vector<std::string> topics() const;
   // The event `spec`'s handler gets for `message`; an error when its value is not what the
   // handler decodes (invalid JSON).
-  Status to_event(const RdKafka::Message& message, const MessageHandlerSpec& spec, HandlerEvent& out);
+  Status to_event(const kafka::Message& message, const MessageHandlerSpec& spec, HandlerEvent& out);
 
  private:
   std::unordered_map<std::string, std::vector<MessageHandlerSpec>> by_topic_;

@@ -38,7 +38,7 @@ void DeadLetters::send(const PendingPtr& pending, const std::string& reason) {
 // The message is finished only when its dead letter is acknowledged (dr_cb): until then its
 // offset holds the partition's commit.
 void DeadLetters::produce(const PendingPtr& pending, const std::string& reason) {
-  const RdKafka::Message& message = *pending->message;
+  const kafka::Message& message = pending->message;
   RdKafka::Headers* headers = RdKafka::Headers::create();
   headers->add("cdc-cache-error", reason);
   headers->add("cdc-cache-topic", message.topic_name());
@@ -47,11 +47,11 @@ void DeadLetters::produce(const PendingPtr& pending, const std::string& reason) 
   const bool reference = pending->dead_letter_as_reference;  // too large: where to find it instead
   if (reference) headers->add("cdc-cache-payload-omitted", "message too large for the dead-letter topic");
   auto* opaque = new Letter(pending, reason);
-  const std::string* key = reference ? nullptr : message.key();
+  const void* key = reference ? nullptr : message.key_pointer();
   void* payload = reference ? nullptr : const_cast<void*>(message.payload());
   RdKafka::ErrorCode err = producer_->produce(topic_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                              payload, payload ? message.len() : 0, key ? key->data() : nullptr,
-                                              key ? key->size() : 0, 0, headers, opaque);
+                                              payload, payload ? message.len() : 0, key, key ? message.key_len() : 0, 0,
+                                              headers, opaque);
   if (err == RdKafka::ERR_NO_ERROR) {
     ++in_flight_;  // the producer owns the headers now
     return;

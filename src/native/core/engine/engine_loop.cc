@@ -230,7 +230,9 @@ void EngineLoop::consume_batch() {
   while (count < config_.batch.max_events && !shared_->stop_requested.load(std::memory_order_relaxed)) {
     if (backpressure() != nullptr) break;  // handler batches filled up during this round
     if (consumer_.empty() && !pull_traced(timeout_ms)) break;
-    handle_message(consumer_.take());
+    kafka::Message message = consumer_.take();
+    handle_message(message);
+    consumer_.release(std::move(message));  // finished at once (moved out when its effects go on)
     ++count;
     timeout_ms = 0;
     if (config_.batch.max_wait_ms == 0) continue;  // the default: no clock reads per message
@@ -273,34 +275,34 @@ bool EngineLoop::pull_traced(int timeout_ms) {
   return consumer_.pull(timeout_ms);
 }
 
-void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
+void EngineLoop::handle_message(kafka::Message& message) {
   ++counters_.consumed;
   if (trace_.on()) trace_begun_us_ = EngineTrace::now_us();
   if (kafka_events_.brokers_down()) kafka_events_.brokers_seen();
-  const PartitionPtr partition = partitions_.of(*message);
+  const PartitionPtr partition = partitions_.of(message);
   if (!partition) return;  // not (or no longer) ours: the owner will read it
-  const int64_t offset = message->offset();
+  const int64_t offset = message.offset();
   if (!partition->offsets.begin(offset).ok()) return;  // re-delivered below the position: already tracked
   partition->position = offset + 1;
 
-  RdKafka::MessageTimestamp timestamp = message->timestamp();
+  RdKafka::MessageTimestamp timestamp = message.timestamp();
   message_ts_ms_ = timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE && timestamp.timestamp > 0
                        ? timestamp.timestamp
                        : 0;
   source_ts_ms_ = 0;
-  if (app_messages_.handles(message->topic_name())) return handle_app_message(std::move(message), partition);
+  if (app_messages_.handles(message.topic_name())) return handle_app_message(message, partition);
 
-  const char* payload = static_cast<const char*>(message->payload());
-  std::string_view value(payload ? payload : "", payload ? message->len() : 0);
-  std::string_view key = message->key_pointer()
-                             ? std::string_view(static_cast<const char*>(message->key_pointer()), message->key_len())
+  const char* payload = static_cast<const char*>(message.payload());
+  std::string_view value(payload ? payload : "", payload ? message.len() : 0);
+  std::string_view key = message.key_pointer()
+                             ? std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len())
                              : std::string_view();
   Status st = decoder_.decode(value, payload == nullptr, key, event_);
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
-  if (event_.key_looks_encoded) encoded_keys_.note(std::string(kafka::topic_of(*message)), log_fn_);
+  if (event_.key_looks_encoded) encoded_keys_.note(message.topic_name(), log_fn_);
   switch (event_.kind) {
     case EventKind::tombstone:
-      if (!tombstone_as_delete(event_, key, kafka::topic_of(*message), *partition, rules_, topic_sources_))
+      if (!tombstone_as_delete(event_, key, message.topic(), *partition, rules_, topic_sources_))
         return finish_at_once(*partition, offset, counters_.skipped.tombstone);
       ++counters_.tombstone_deletes;
       break;
@@ -311,14 +313,14 @@ void EngineLoop::handle_message(std::unique_ptr<RdKafka::Message> message) {
   }
   source_ts_ms_ = event_.source.ts_ms > 0 ? event_.source.ts_ms : 0;
   if (event_.op == Op::message) return finish_at_once(*partition, offset, counters_.skipped.message);
-  if (event_.source.name.empty()) source_from_topic(kafka::topic_of(*message), topic_sources_, event_.source);
+  if (event_.source.name.empty()) source_from_topic(message.topic(), topic_sources_, event_.source);
   remember_for_tombstones(event_, key, *partition);
-  plan_effects(std::move(message), partition);
+  plan_effects(message, partition);
 }
 
 // The rules' commands and the matching JS handlers are the message's effects; without any, it
 // is finished at once.
-void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
+void EngineLoop::plan_effects(kafka::Message& message, const PartitionPtr& partition) {
   commands_.clear();
   bool matched = false;
   PlanCounters plan_counters;
@@ -328,7 +330,7 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "rules: " + st.message());
 
   const size_t handler_matches = handlers_.matching(event_.source.name);
-  const int64_t offset = message->offset();
+  const int64_t offset = message.offset();
   if (commands_.empty() && handler_matches == 0) {
     if (!matched) return finish_at_once(*partition, offset, counters_.skipped.no_rule);
     if (plan_counters.truncate_ignored > 0) return finish_at_once(*partition, offset, counters_.skipped.truncate);
@@ -338,14 +340,14 @@ void EngineLoop::plan_effects(std::unique_ptr<RdKafka::Message> message, const P
   PendingPtr pending = make_pending(std::move(message), partition);
   pending->remaining = static_cast<int>(commands_.size() + handler_matches);
   for (Command& command : commands_) add_command(std::move(command), CommandOrigin{pending, 0});
-  if (handler_matches > 0) handlers_.add(event_, *pending->message, pending);
+  if (handler_matches > 0) handlers_.add(event_, pending->message, pending);
   if (trace_.on()) pending->trace.planned_us = EngineTrace::now_us();
 }
 
-PendingPtr EngineLoop::make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
+PendingPtr EngineLoop::make_pending(kafka::Message message, const PartitionPtr& partition) {
   auto pending = std::make_shared<PendingMessage>();
-  pending->offset = message->offset();
-  pending->in_flight = consumer_.hold(*message);
+  pending->offset = message.offset();
+  pending->in_flight = consumer_.hold(message);
   pending->message = std::move(message);
   pending->partition = partition;
   pending->kafka_ts_ms = message_ts_ms_;
@@ -389,7 +391,7 @@ void EngineLoop::finish(const PendingPtr& pending) {
   if (partition.active) partition.offsets.complete(pending->offset);
   lag_.record(pending->kafka_ts_ms, pending->source_ts_ms);
   if (trace_.on()) trace_.event(*pending, EngineTrace::now_us());
-  pending->message.reset();
+  consumer_.release(std::move(pending->message));
   pending->in_flight.release();
 }
 

@@ -67,11 +67,12 @@ class EngineLoop {
   const char* backpressure() const;
   void update_pause();
   bool pull_traced(int timeout_ms);
-  void handle_message(std::unique_ptr<RdKafka::Message> message);
-  PendingPtr make_pending(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
+  // Moves the message out when its effects go on; what is left is the caller's to release.
+  void handle_message(kafka::Message& message);
+  PendingPtr make_pending(kafka::Message message, const PartitionPtr& partition);
   void finish_at_once(PartitionState& partition, int64_t offset, uint64_t& counter);
-  void plan_effects(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
-  void handle_app_message(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition);
+  void plan_effects(kafka::Message& message, const PartitionPtr& partition);
+  void handle_app_message(kafka::Message& message, const PartitionPtr& partition);
   std::vector<std::string> subscription() const;
 
   // Redis effects

@@ -16,11 +16,11 @@ std::vector<std::string> EngineLoop::subscription() const {
   return topics;
 }
 
-void EngineLoop::handle_app_message(std::unique_ptr<RdKafka::Message> message, const PartitionPtr& partition) {
-  const std::vector<MessageHandlerSpec>& specs = app_messages_.handlers_of(message->topic_name());
+void EngineLoop::handle_app_message(kafka::Message& message, const PartitionPtr& partition) {
+  const std::vector<MessageHandlerSpec>& specs = app_messages_.handlers_of(message.topic_name());
   std::vector<HandlerEvent> events(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
-    Status st = app_messages_.to_event(*message, specs[i], events[i]);
+    Status st = app_messages_.to_event(message, specs[i], events[i]);
     if (!st.ok()) return dead_letters_.send(make_pending(std::move(message), partition), "decode: " + st.message());
   }
   PendingPtr pending = make_pending(std::move(message), partition);

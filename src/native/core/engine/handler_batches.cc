@@ -8,7 +8,7 @@
 namespace cdc {
 namespace {
 
-HandlerEvent handler_event(const ChangeEvent& decoded, const RdKafka::Message& message) {
+HandlerEvent handler_event(const ChangeEvent& decoded, const kafka::Message& message) {
   HandlerEvent event;
   event.kind = decoded.kind;
   event.op = decoded.op;
@@ -60,7 +60,7 @@ size_t HandlerBatches::matching(std::string_view source_name) const {
   return count;
 }
 
-void HandlerBatches::add(const ChangeEvent& event, const RdKafka::Message& message, const PendingPtr& pending) {
+void HandlerBatches::add(const ChangeEvent& event, const kafka::Message& message, const PendingPtr& pending) {
   for (Handler& handler : handlers_) {
     if (handler.application || !glob_matches(handler.source, event.source.name)) continue;
     append(handler, handler_event(event, message), pending);

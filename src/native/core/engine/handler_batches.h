@@ -39,7 +39,7 @@ class HandlerBatches {
   // Handlers whose source glob matches the event's source name.
   size_t matching(std::string_view source_name) const;
   // Adds the event to the current batch of each matching handler (a full batch is sealed).
-  void add(const ChangeEvent& event, const RdKafka::Message& message, const PendingPtr& pending);
+  void add(const ChangeEvent& event, const kafka::Message& message, const PendingPtr& pending);
   // Seals every handler's current batch: it waits to be delivered.
   void seal();
   // Delivers sealed batches while fewer than max_in_flight wait for an ack.

@@ -40,10 +40,9 @@ PartitionPtr PartitionTable::find(const std::string& topic, int32_t partition) c
   return it == partitions_.end() ? nullptr : it->second;
 }
 
-const PartitionPtr& PartitionTable::of(const RdKafka::Message& message) {
-  if (!last_ || !last_->active || last_->partition != message.partition() ||
-      last_->topic != kafka::topic_of(message))
-    last_ = find(std::string(kafka::topic_of(message)), message.partition());
+const PartitionPtr& PartitionTable::of(const kafka::Message& message) {
+  if (!last_ || !last_->active || last_->partition != message.partition() || last_->topic != message.topic())
+    last_ = find(message.topic_name(), message.partition());
   return last_;
 }
 

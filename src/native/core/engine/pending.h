@@ -13,6 +13,7 @@
 
 #include "engine/partition_offsets.h"
 #include "kafka/in_flight.h"
+#include "kafka/message.h"
 
 namespace cdc {
 
@@ -30,7 +31,7 @@ using PartitionPtr = std::shared_ptr<PartitionState>;
 // A consumed message with effects not yet acknowledged. Each Redis command and each JS handler
 // batch it is part of counts as one effect; the first failure decides the dead-letter reason.
 struct PendingMessage {
-  std::unique_ptr<RdKafka::Message> message;
+  kafka::Message message;
   kafka::InFlightTicket in_flight;  // its bytes count against kafka.prefetchBytes until finished
   PartitionPtr partition;  // shared: a message finished after its partition was revoked finds it inactive
   int64_t offset = 0;
@@ -57,7 +58,7 @@ class PartitionTable {
   PartitionPtr find(const std::string& topic, int32_t partition) const;
   // The message's partition, through a one-entry cache (most messages come from the same
   // partition as the one before); nullptr when it is not (or no longer) assigned here.
-  const PartitionPtr& of(const RdKafka::Message& message);
+  const PartitionPtr& of(const kafka::Message& message);
 
   // Commit list for `only` (all partitions when null): those with something new to commit.
   std::vector<RdKafka::TopicPartition*> committable(const std::vector<RdKafka::TopicPartition*>* only) const;

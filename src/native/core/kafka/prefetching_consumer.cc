@@ -51,14 +51,14 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
   int64_t bytes = 0, messages = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!paused_ && held_bytes() >= limit_bytes_) update_pause();
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
-    if (!message) break;
-    RdKafka::ErrorCode err = message->err();
-    if (err == RdKafka::ERR__TIMED_OUT) break;
+    // librdkafka's C call: the C++ consume() wraps each message in an allocation of its own.
+    Message message(rd_kafka_consumer_poll(consumer_->c_ptr(), timeout_ms));
+    if (!message) break;  // timed out
+    RdKafka::ErrorCode err = message.err();
     if (err == RdKafka::ERR__PARTITION_EOF && keep_eof_) {
       // The end reached, past transaction markers: the stall check must not chase a marker.
-      if (FetchedPartition* partition = fetched_of(*message))
-        partition->fetched = std::max(partition->fetched, message->offset());
+      if (FetchedPartition* partition = fetched_of(message))
+        partition->fetched = std::max(partition->fetched, message.offset());
       buffer_.push_back(std::move(message));  // len() is 0: no bytes to account
       got = true;
       timeout_ms = 0;
@@ -66,13 +66,12 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     }
     if (err != RdKafka::ERR_NO_ERROR) {
       if (err != RdKafka::ERR__PARTITION_EOF)
-        log_(LogLevel::warn, "kafka: " + message->errstr() +
-                                 (message->topic_name().empty() ? "" : " (" + message->topic_name() + ")"));
+        log_(LogLevel::warn, "kafka: " + message.errstr() + (message.topic().empty() ? "" : " (" + message.topic_name() + ")"));
       break;
     }
-    if (FetchedPartition* partition = fetched_of(*message)) partition->fetched = message->offset() + 1;
-    buffer_bytes_ += static_cast<int64_t>(message->len());
-    bytes += static_cast<int64_t>(message->len());
+    if (FetchedPartition* partition = fetched_of(message)) partition->fetched = message.offset() + 1;
+    buffer_bytes_ += static_cast<int64_t>(message.len());
+    bytes += static_cast<int64_t>(message.len());
     ++messages;
     peak_bytes_ = std::max(peak_bytes_, static_cast<uint64_t>(held_bytes()));
     buffer_.push_back(std::move(message));
@@ -92,25 +91,25 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
   return got;
 }
 
-FetchedPartition* PrefetchingConsumer::fetched_of(const RdKafka::Message& message) {
-  if (!last_pulled_ || last_pulled_->partition != message.partition() || last_pulled_->topic != topic_of(message)) {
-    auto it = partitions_.find(partition_key(std::string(topic_of(message)), message.partition()));
+FetchedPartition* PrefetchingConsumer::fetched_of(const Message& message) {
+  if (!last_pulled_ || last_pulled_->partition != message.partition() || last_pulled_->topic != message.topic()) {
+    auto it = partitions_.find(partition_key(message.topic_name(), message.partition()));
     last_pulled_ = it == partitions_.end() ? nullptr : &it->second;
   }
   return last_pulled_;
 }
 
 void PrefetchingConsumer::drop_buffered(const TopicPartitions* only) {
-  auto revoked = [&](const RdKafka::Message& message) {
+  auto revoked = [&](const Message& message) {
     if (!only) return true;
     for (const RdKafka::TopicPartition* tp : *only)
-      if (tp->partition() == message.partition() && tp->topic() == topic_of(message)) return true;
+      if (tp->partition() == message.partition() && tp->topic() == message.topic()) return true;
     return false;
   };
-  std::deque<std::unique_ptr<RdKafka::Message>> kept;
-  for (auto& message : buffer_) {
-    if (revoked(*message)) {
-      buffer_bytes_ -= static_cast<int64_t>(message->len());
+  std::deque<Message> kept;
+  for (Message& message : buffer_) {
+    if (revoked(message)) {
+      buffer_bytes_ -= static_cast<int64_t>(message.len());
     } else {
       kept.push_back(std::move(message));
     }

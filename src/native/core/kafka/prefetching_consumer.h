@@ -21,18 +21,13 @@
 #include "common/status.h"
 #include "kafka/fetcher_wakeup.h"
 #include "kafka/in_flight.h"
+#include "kafka/message.h"
 #include "kafka/start_offsets.h"
 
 namespace cdc {
 namespace kafka {
 
 using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
-
-// The message's topic without the std::string copy Message::topic_name() makes on every call.
-inline std::string_view topic_of(const RdKafka::Message& message) {
-  const rd_kafka_message_t* raw = const_cast<RdKafka::Message&>(message).c_ptr();  // c_ptr() only reads
-  return raw && raw->rkt ? std::string_view(rd_kafka_topic_name(raw->rkt)) : std::string_view();
-}
 
 struct PrefetchStats {
   uint64_t bytes = 0, peak_bytes = 0;  // fetched messages held: waiting to be taken, or taken and in flight
@@ -63,16 +58,19 @@ class PrefetchingConsumer {
   // need them; the engine does not.
   void keep_partition_eof(bool keep) { keep_eof_ = keep; }
   bool empty() const { return buffer_.empty(); }
-  const RdKafka::Message& front() const { return *buffer_.front(); }  // the next take(); not empty()
-  std::unique_ptr<RdKafka::Message> take() {
-    std::unique_ptr<RdKafka::Message> message = std::move(buffer_.front());
+  const Message& front() const { return buffer_.front(); }  // the next take(); not empty()
+  Message take() {
+    Message message = std::move(buffer_.front());
     buffer_.pop_front();
-    buffer_bytes_ -= static_cast<int64_t>(message->len());
+    buffer_bytes_ -= static_cast<int64_t>(message.len());
     return message;
   }
 
+  // A message that is done with.
+  void release(Message message) { message.reset(); }
+
   // A taken message whose work goes on counts against the limit until the ticket is released.
-  InFlightTicket hold(const RdKafka::Message& message) {
+  InFlightTicket hold(const Message& message) {
     return InFlightTicket(&in_flight_bytes_, static_cast<int64_t>(message.len()));
   }
 
@@ -103,14 +101,14 @@ class PrefetchingConsumer {
   int64_t held_bytes() const { return buffer_bytes_ + in_flight_bytes_; }
   void drop_buffered(const TopicPartitions* only);
   void set_paused(const TopicPartitions& partitions, bool paused);
-  FetchedPartition* fetched_of(const RdKafka::Message& message);
+  FetchedPartition* fetched_of(const Message& message);
 
   const int64_t limit_bytes_;
   const std::atomic<bool>& stop_;
   LogFn log_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 
-  std::deque<std::unique_ptr<RdKafka::Message>> buffer_;  // in consumption order
+  std::deque<Message> buffer_;  // in consumption order
   int64_t buffer_bytes_ = 0;
   int64_t in_flight_bytes_ = 0;  // taken and held by tickets
   uint64_t peak_bytes_ = 0, pauses_ = 0;

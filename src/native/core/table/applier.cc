@@ -12,12 +12,12 @@ namespace {
 
 constexpr uint64_t kLoggedSkips = 10;  // then only counted
 
-std::string_view key_of(const RdKafka::Message& message) {
+std::string_view key_of(const kafka::Message& message) {
   return message.key_pointer() ? std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len())
                                : std::string_view();
 }
 
-std::string_view value_of(const RdKafka::Message& message) {
+std::string_view value_of(const kafka::Message& message) {
   return message.payload() ? std::string_view(static_cast<const char*>(message.payload()), message.len())
                            : std::string_view();
 }
@@ -122,7 +122,7 @@ Applier::Applier(const Settings& settings, Store& store, const std::atomic<bool>
 
 Applier::~Applier() = default;
 
-void Applier::add(const RdKafka::Message& message) {
+void Applier::add(const kafka::Message& message) {
   if (failed_) return;
   if (settings_.debezium) {
     add_debezium(message);
@@ -131,11 +131,11 @@ void Applier::add(const RdKafka::Message& message) {
   }
 }
 
-void Applier::prefetch(const RdKafka::Message& message) const {
+void Applier::prefetch(const kafka::Message& message) const {
   if (!settings_.debezium && !settings_.json_keys && message.err() == RdKafka::ERR_NO_ERROR) store_.prefetch(key_of(message));
 }
 
-void Applier::add_raw(const RdKafka::Message& message) {
+void Applier::add_raw(const kafka::Message& message) {
   std::string_view key = key_of(message);
   if (settings_.json_keys) key = json_key(key);
   else if (settings_.text_keys) key = text_key(key);
@@ -151,7 +151,7 @@ void Applier::add_raw(const RdKafka::Message& message) {
   apply(RecordKind::upsert, message.partition(), message.offset(), key, value);
 }
 
-void Applier::add_debezium(const RdKafka::Message& message) {
+void Applier::add_debezium(const kafka::Message& message) {
   Status st = decoder_.decode(value_of(message), message.payload() == nullptr, key_of(message), event_);
   if (st.ok() && event_.kind == EventKind::change && event_.op == Op::truncate) {
     apply(RecordKind::clear, message.partition(), message.offset(), {}, {});

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "debezium/change_event.h"
 #include "debezium/decoder.h"
+#include "kafka/message.h"
 #include "table/store.h"
 #include "table/table.h"
 
@@ -43,10 +44,10 @@ class Applier {
 
   // Applies one Kafka record (raw, or a Debezium change). What cannot be decoded is skipped and
   // counted; Debezium heartbeats, transaction metadata and schema changes are not rows.
-  void add(const RdKafka::Message& message);
+  void add(const kafka::Message& message);
 
   // Starts loading where the record's key goes while the one before is applied (raw keys only).
-  void prefetch(const RdKafka::Message& message) const;
+  void prefetch(const kafka::Message& message) const;
 
   // No more records are applied once maxBytes was exceeded (the batch says why).
   bool failed() const { return failed_; }
@@ -58,8 +59,8 @@ class Applier {
   Batch take();
 
  private:
-  void add_raw(const RdKafka::Message& message);
-  void add_debezium(const RdKafka::Message& message);
+  void add_raw(const kafka::Message& message);
+  void add_debezium(const kafka::Message& message);
   void apply(RecordKind kind, int32_t partition, int64_t offset, std::string_view key, std::string_view value);
   void report(RecordKind kind, int32_t partition, int64_t offset, std::string_view key, std::string_view value,
               const std::string* previous, bool reporting);

@@ -153,7 +153,7 @@ struct Table::Impl {
   void assign(const std::vector<int32_t>& ids, const std::vector<PartitionEnd>& ends);
   void consume_loop();
   void apply_available(int timeout_ms);
-  void on_message(const RdKafka::Message& message);
+  void on_message(const kafka::Message& message);
   void advance(int32_t partition, int64_t position);
   bool pending() const { return !applier->empty() || !moved.empty(); }
   bool has_room();
@@ -341,14 +341,15 @@ void Table::Impl::consume_loop() {
 void Table::Impl::apply_available(int timeout_ms) {
   while (!applier->full() && !applier->failed() && !stopping) {
     if (consumer->empty() && !consumer->pull(timeout_ms)) break;
-    std::unique_ptr<RdKafka::Message> message = consumer->take();
+    kafka::Message message = consumer->take();
     if (!consumer->empty()) applier->prefetch(consumer->front());
-    on_message(*message);
+    on_message(message);
+    consumer->release(std::move(message));
     timeout_ms = 0;
   }
 }
 
-void Table::Impl::on_message(const RdKafka::Message& message) {
+void Table::Impl::on_message(const kafka::Message& message) {
   // A partition-EOF event carries the end a fetch reached: how a position moves past markers.
   if (message.err() == RdKafka::ERR__PARTITION_EOF) {
     advance(message.partition(), message.offset());
