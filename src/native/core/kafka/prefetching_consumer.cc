@@ -35,6 +35,7 @@ Status PrefetchingConsumer::subscribe(const std::vector<std::string>& topics) {
 }
 
 void PrefetchingConsumer::destroy(bool leak) {
+  reaper_.stop();
   if (leak) {
     (void)consumer_.release();
   } else {
@@ -49,6 +50,7 @@ void PrefetchingConsumer::destroy(bool leak) {
 bool PrefetchingConsumer::pull(int timeout_ms) {
   bool got = false;
   int64_t bytes = 0, messages = 0;
+  if (timeout_ms > 0) reaper_.hand_over();  // about to wait: what was released goes now
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!paused_ && held_bytes() >= limit_bytes_) update_pause();
     // librdkafka's C call: the C++ consume() wraps each message in an allocation of its own.
@@ -199,7 +201,7 @@ int64_t PrefetchingConsumer::high_watermark(const std::string& topic, int32_t pa
 }
 
 PrefetchStats PrefetchingConsumer::stats() const {
-  return PrefetchStats{static_cast<uint64_t>(held_bytes()), peak_bytes_, pauses_, wakeup_.wakes()};
+  return PrefetchStats{static_cast<uint64_t>(held_bytes()), peak_bytes_, pauses_, wakeup_.wakes(), reaper_.stats()};
 }
 
 }  // namespace kafka

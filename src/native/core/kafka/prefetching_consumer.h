@@ -22,6 +22,7 @@
 #include "kafka/fetcher_wakeup.h"
 #include "kafka/in_flight.h"
 #include "kafka/message.h"
+#include "kafka/message_reaper.h"
 #include "kafka/start_offsets.h"
 
 namespace cdc {
@@ -33,6 +34,7 @@ struct PrefetchStats {
   uint64_t bytes = 0, peak_bytes = 0;  // fetched messages held: waiting to be taken, or taken and in flight
   uint64_t pauses = 0;                 // fetch pauses because the buffer was full
   uint64_t stall_wakes = 0;            // fetchers woken because they stopped (FetcherWakeup)
+  ReaperStats destroyed;               // messages given back through release()
 };
 
 class PrefetchingConsumer {
@@ -46,7 +48,8 @@ class PrefetchingConsumer {
   Status subscribe(const std::vector<std::string>& topics);
   RdKafka::KafkaConsumer& handle() { return *consumer_; }
   bool created() const { return consumer_ != nullptr; }
-  // Destroys the consumer, or leaks it when destroying would abort the process (librdkafka #4312).
+  // Destroys the consumer (after every released message), or leaks it when destroying would abort
+  // the process (librdkafka #4312).
   void destroy(bool leak);
 
   // Moves messages from librdkafka into the buffer: waits up to timeout_ms for the first, then
@@ -66,8 +69,8 @@ class PrefetchingConsumer {
     return message;
   }
 
-  // A message that is done with.
-  void release(Message message) { message.reset(); }
+  // A message that is done with: destroyed on the reaper's thread (message_reaper.h).
+  void release(Message message) { reaper_.release(std::move(message)); }
 
   // A taken message whose work goes on counts against the limit until the ticket is released.
   InFlightTicket hold(const Message& message) {
@@ -88,8 +91,12 @@ class PrefetchingConsumer {
   void unassign(const TopicPartitions& partitions, bool cooperative);
   // After a rebalance error: forgets everything and gives every partition up.
   void unassign_all();
-  // Forgets every buffered message (stopping).
-  void drop_buffer() { drop_buffered(nullptr); }
+  // Forgets every buffered message and waits until the released ones are destroyed (stopping:
+  // before the handle is closed).
+  void drop_buffer() {
+    drop_buffered(nullptr);
+    reaper_.flush();
+  }
 
   void wake_if_stalled(Clock::time_point now);
   // The partition's high watermark as librdkafka last saw it; -1 when unknown.
@@ -120,6 +127,7 @@ class PrefetchingConsumer {
   FetchedPartition* last_pulled_ = nullptr;  // most messages come from the same partition as the one before
   Clock::time_point last_pull_{};            // when the last message was taken from librdkafka
   FetcherWakeup wakeup_;
+  MessageReaper reaper_;
   int64_t queue_limit_bytes_ = 65536 * 1024;  // librdkafka's queued.max.messages.kbytes, in bytes
   int64_t queue_limit_messages_ = 100000;     // and its queued.min.messages
 };

@@ -1,0 +1,144 @@
+// Consumed messages given back through PrefetchingConsumer::release() are destroyed by the
+// reaper's thread (kafka/message_reaper.h), not by the consumer's: librdkafka allocated them on its
+// fetcher thread, and freeing them beside it made a table load sleep on glibc's arena lock (issue
+// #11). Against librdkafka's mock cluster, with real messages.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/message_reaper.h"
+#include "kafka/prefetching_consumer.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using cdc::kafka::Message;
+using cdc::kafka::MessageReaper;
+using cdc::kafka::PrefetchingConsumer;
+
+constexpr const char* kTopic = "reaped";
+constexpr int kMessages = 3000;
+
+class Reaping : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ASSERT_NE(handle_, nullptr) << errstr;
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+    ASSERT_NE(cluster_, nullptr);
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, kTopic, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::unique_ptr<RdKafka::Conf> producer_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string error;
+    producer_conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), error);
+    producer_conf->set("log_level", "2", error);
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(producer_conf.get(), error));
+    ASSERT_TRUE(producer) << error;
+    const std::string value(100, 'v');
+    for (int i = 0; i < kMessages; ++i) {
+      std::string key = "k" + std::to_string(i);
+      ASSERT_EQ(producer->produce(kTopic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                  value.size(), key.data(), key.size(), 0, nullptr),
+                RdKafka::ERR_NO_ERROR);
+    }
+    ASSERT_EQ(producer->flush(20000), RdKafka::ERR_NO_ERROR);
+
+    consumer_ = std::make_unique<PrefetchingConsumer>(32 << 20, stop_, [](cdc::LogLevel, std::string) {});
+    std::unique_ptr<RdKafka::Conf> consumer_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    consumer_conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), error);
+    consumer_conf->set("group.id", "reaper-test", error);
+    consumer_conf->set("log_level", "2", error);
+    ASSERT_TRUE(consumer_->create(*consumer_conf).ok());
+    std::vector<RdKafka::TopicPartition*> partitions{RdKafka::TopicPartition::create(kTopic, 0, 0)};
+    consumer_->assign(partitions, false);
+    RdKafka::TopicPartition::destroy(partitions);
+  }
+  void TearDown() override {
+    if (consumer_) {
+      consumer_->drop_buffer();
+      consumer_->handle().close();
+      consumer_->destroy(false);
+    }
+    if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
+    if (handle_) rd_kafka_destroy(handle_);
+  }
+
+  // The next `count` messages, in order.
+  std::vector<Message> take(int count) {
+    std::vector<Message> out;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (static_cast<int>(out.size()) < count && std::chrono::steady_clock::now() < deadline) {
+      if (consumer_->empty()) consumer_->pull(100);
+      while (!consumer_->empty() && static_cast<int>(out.size()) < count) out.push_back(consumer_->take());
+    }
+    return out;
+  }
+
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<PrefetchingConsumer> consumer_;
+};
+
+TEST_F(Reaping, ReleasedMessagesAreDestroyedByTheReaperAndDropBufferWaitsForThem) {
+  std::vector<Message> messages = take(kMessages);
+  ASSERT_EQ(messages.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(messages.front().offset(), 0);
+  EXPECT_EQ(messages.back().offset(), kMessages - 1);
+  EXPECT_EQ(std::string(static_cast<const char*>(messages[7].key_pointer()), messages[7].key_len()), "k7");
+  for (Message& message : messages) consumer_->release(std::move(message));
+  consumer_->drop_buffer();  // waits until every released message is destroyed
+  cdc::kafka::ReaperStats destroyed = consumer_->stats().destroyed;
+  EXPECT_EQ(destroyed.reaped, static_cast<uint64_t>(kMessages));
+  EXPECT_EQ(destroyed.by_caller, 0u);
+}
+
+// A released message keeps its fetch buffer alive: a consumer about to wait hands what it
+// collected over instead of holding it back until a batch is full.
+TEST_F(Reaping, AConsumerAboutToWaitHandsOverWhatItCollected) {
+  std::vector<Message> messages = take(5);
+  ASSERT_EQ(messages.size(), 5u);
+  for (Message& message : messages) consumer_->release(std::move(message));
+  EXPECT_EQ(consumer_->stats().destroyed.reaped, 0u);  // fewer than a batch: still collected
+  consumer_->pull(1);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (consumer_->stats().destroyed.reaped < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(consumer_->stats().destroyed.reaped, 5u);
+}
+
+// Bounded: a batch that would take the reaper past max_pending is destroyed by the caller, and so
+// is everything released after stop().
+TEST_F(Reaping, BeyondItsBoundAndAfterStopTheCallerDestroysTheMessages) {
+  std::vector<Message> messages = take(12);
+  ASSERT_EQ(messages.size(), 12u);
+  MessageReaper small(/*max_pending=*/3, /*batch_size=*/4);
+  for (int i = 0; i < 8; ++i) small.release(std::move(messages[i]));
+  EXPECT_EQ(small.stats().by_caller, 8u);
+  EXPECT_EQ(small.stats().reaped, 0u);
+
+  MessageReaper reaper(/*max_pending=*/100, /*batch_size=*/2);
+  reaper.release(std::move(messages[8]));
+  reaper.release(std::move(messages[9]));
+  reaper.flush();
+  EXPECT_EQ(reaper.stats().reaped, 2u);
+  reaper.stop();
+  reaper.release(std::move(messages[10]));
+  reaper.release(std::move(messages[11]));
+  reaper.flush();
+  EXPECT_EQ(reaper.stats().reaped, 2u);
+  EXPECT_EQ(reaper.stats().by_caller, 2u);
+  for (const Message& message : messages) EXPECT_FALSE(message);  // all given up
+}
+
+}  // namespace
