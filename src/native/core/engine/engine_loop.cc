@@ -519,13 +519,13 @@ void EngineLoop::release_unfinished() {
                             std::to_string(handlers_.unfinished()) + " handler batch(es), " +
                             std::to_string(dead_letters_.unfinished()) +
                             " dead letter(s)): not committed, the group will deliver it again");
-  consumer_.drop_buffer();
   redis_.clear();
   origins_.clear();
   current_commands_ = {};
   current_origins_ = {};
   handlers_.clear();
   dead_letters_.release();
+  consumer_.drop_buffer();  // last: dead letters delivered during their release finished messages too
 }
 
 bool EngineLoop::cooperative_configured() const {

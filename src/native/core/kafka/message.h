@@ -37,7 +37,10 @@ class Message {
   }
 
   RdKafka::ErrorCode err() const { return static_cast<RdKafka::ErrorCode>(raw_->err); }
-  std::string errstr() const { return rd_kafka_message_errstr(raw_); }
+  std::string errstr() const {
+    const char* text = rd_kafka_message_errstr(raw_);  // NULL for a message without an error
+    return text ? text : "";
+  }
   // The topic without a copy; empty when the message has none (some errors).
   std::string_view topic() const { return raw_->rkt ? std::string_view(rd_kafka_topic_name(raw_->rkt)) : std::string_view(); }
   std::string topic_name() const { return std::string(topic()); }

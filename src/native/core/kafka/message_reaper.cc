@@ -6,38 +6,54 @@
 
 namespace cdc {
 namespace kafka {
+namespace {
 
-MessageReaper::MessageReaper(size_t max_pending, size_t batch_size)
-    : max_pending_(max_pending), batch_size_(batch_size == 0 ? 1 : batch_size) {}
+size_t bytes_of(const std::vector<Message>& batch) {
+  size_t bytes = 0;
+  for (const Message& message : batch) bytes += message.len() + message.key_len();
+  return bytes;
+}
+
+}  // namespace
+
+MessageReaper::MessageReaper(size_t max_pending, size_t max_pending_bytes, size_t batch_messages)
+    : max_pending_(max_pending), max_pending_bytes_(max_pending_bytes), batch_messages_(batch_messages == 0 ? 1 : batch_messages) {}
 
 MessageReaper::~MessageReaper() { stop(); }
 
 void MessageReaper::release(Message message) {
   if (!message) return;
+  if (stopped_) {
+    by_caller_.fetch_add(1, std::memory_order_relaxed);
+    return;  // destroyed here, as it goes out of scope
+  }
+  collected_bytes_ += message.len() + message.key_len();
   collected_.push_back(std::move(message));
-  if (collected_.size() >= batch_size_) hand_over();
+  if (collected_.size() >= batch_messages_ || collected_bytes_ >= kBatchBytes) hand_over();
 }
 
 void MessageReaper::hand_over() {
   if (collected_.empty()) return;
-  if (!stopped_ && !thread_.joinable()) {
+  if (stopped_) return destroy_collected();
+  if (!thread_.joinable()) {
     thread_ = std::thread([this] { run(); });
     pthread_setname_np(thread_.native_handle(), "cdc-reaper");
   }
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!stopped_ && pending_ + collected_.size() <= max_pending_) {
+    if (pending_ + collected_.size() <= max_pending_ && pending_bytes_ + collected_bytes_ <= max_pending_bytes_) {
       pending_ += collected_.size();
-      queue_.push_back(std::move(collected_));
-      collected_.clear();  // a moved-from vector is valid but unspecified
-      collected_.reserve(batch_size_);
+      pending_bytes_ += collected_bytes_;
+      waiting_.push_back(std::move(collected_));
+      queued = true;
     }
   }
-  if (collected_.empty()) {
-    work_.notify_one();
-  } else {
-    destroy_here(collected_);
-  }
+  if (!queued) return destroy_collected();
+  work_.notify_one();
+  collected_.clear();  // a moved-from vector is valid but unspecified
+  collected_.reserve(batch_messages_);
+  collected_bytes_ = 0;
 }
 
 void MessageReaper::flush() {
@@ -65,23 +81,25 @@ ReaperStats MessageReaper::stats() const {
 void MessageReaper::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    work_.wait(lock, [&] { return quit_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // quit_, and flush() saw everything destroyed
-    std::vector<Message> batch = std::move(queue_.back());
-    queue_.pop_back();
+    work_.wait(lock, [&] { return quit_ || !waiting_.empty(); });
+    if (waiting_.empty()) return;  // quit_, and flush() saw everything destroyed
+    std::vector<Message> batch = std::move(waiting_.back());
+    waiting_.pop_back();
     lock.unlock();
-    size_t count = batch.size();
+    const size_t count = batch.size(), bytes = bytes_of(batch);
     batch.clear();  // the frees that would have slept on the owner's thread
     reaped_.fetch_add(count, std::memory_order_relaxed);
     lock.lock();
     pending_ -= count;
+    pending_bytes_ -= bytes;
     if (pending_ == 0) idle_.notify_all();
   }
 }
 
-void MessageReaper::destroy_here(std::vector<Message>& batch) {
-  by_caller_.fetch_add(batch.size(), std::memory_order_relaxed);
-  batch.clear();
+void MessageReaper::destroy_collected() {
+  by_caller_.fetch_add(collected_.size(), std::memory_order_relaxed);
+  collected_.clear();
+  collected_bytes_ = 0;
 }
 
 }  // namespace kafka

@@ -5,8 +5,10 @@
 // sleeps thousands of times a second (perf sched of a table load: 7,900 sleeps in 1.2 s, a third
 // of its time); handed over here in batches, the sleeping is this thread's instead.
 //
-// Owned by the consumer's thread: release(), hand_over(), flush() and stop() are its calls only.
-// Bounded: past max_pending messages waiting, a batch is destroyed by the caller as before.
+// Owned by the consumer's thread: release(), hand_over(), flush() and stop() are its calls only
+// (or a thread it hands the consumer to and waits for, as a table does to destroy its clients).
+// Bounded: past max_pending messages or max_pending_bytes waiting, a batch is destroyed by the
+// caller as before. Its messages keep their fetch buffers alive until destroyed.
 #pragma once
 
 #include <atomic>
@@ -29,36 +31,42 @@ struct ReaperStats {
 
 class MessageReaper {
  public:
-  explicit MessageReaper(size_t max_pending = 65536, size_t batch_size = 1024);
+  static constexpr size_t kBatchMessages = 1024;
+  static constexpr size_t kBatchBytes = size_t{1} << 20;
+
+  explicit MessageReaper(size_t max_pending = 65536, size_t max_pending_bytes = size_t{32} << 20,
+                         size_t batch_messages = kBatchMessages);
   ~MessageReaper();  // stop(); the owner calls stop() itself where it may join (never the JS thread)
   MessageReaper(const MessageReaper&) = delete;
   MessageReaper& operator=(const MessageReaper&) = delete;
 
-  // Collects the message; a full batch goes to the reaper's thread (started on the first).
+  // Collects the message; a full batch goes to the reaper's thread (started on the first). After
+  // stop() the message is destroyed at once.
   void release(Message message);
-  // Passes on what was collected (call when idle: a collected message keeps its fetch buffer alive).
+  // Passes on what was collected (call before waiting: a collected message keeps its fetch buffer).
   void hand_over();
   // Hands over, then waits until every message released so far is destroyed (before the
   // consumer's handle is closed or destroyed: its messages must go first).
   void flush();
-  // Flushes and ends the thread; later releases are destroyed at once.
+  // Flushes and ends the thread.
   void stop();
 
   ReaperStats stats() const;
 
  private:
   void run();
-  void destroy_here(std::vector<Message>& batch);
+  void destroy_collected();
 
-  const size_t max_pending_, batch_size_;
+  const size_t max_pending_, max_pending_bytes_, batch_messages_;
   std::vector<Message> collected_;  // the owner's, not yet handed over
-  bool stopped_ = false;               // the owner's
+  size_t collected_bytes_ = 0;      // the owner's
+  bool stopped_ = false;            // the owner's
   std::thread thread_;
 
-  mutable std::mutex mutex_;  // guards the four below
+  mutable std::mutex mutex_;  // guards the five below
   std::condition_variable work_, idle_;
-  std::vector<std::vector<Message>> queue_;
-  size_t pending_ = 0;  // messages queued or being destroyed
+  std::vector<std::vector<Message>> waiting_;  // batches handed over, in no particular order
+  size_t pending_ = 0, pending_bytes_ = 0;     // waiting or being destroyed
   bool quit_ = false;
 
   std::atomic<uint64_t> reaped_{0}, by_caller_{0};

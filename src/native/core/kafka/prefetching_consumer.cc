@@ -57,6 +57,7 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     Message message(rd_kafka_consumer_poll(consumer_->c_ptr(), timeout_ms));
     if (!message) break;  // timed out
     RdKafka::ErrorCode err = message.err();
+    if (err == RdKafka::ERR__TIMED_OUT) break;
     if (err == RdKafka::ERR__PARTITION_EOF && keep_eof_) {
       // The end reached, past transaction markers: the stall check must not chase a marker.
       if (FetchedPartition* partition = fetched_of(message))
@@ -80,6 +81,7 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     got = true;
     timeout_ms = 0;
   }
+  if (!got) reaper_.hand_over();  // nothing to do: what was released goes now
   if (got) {
     last_pull_ = Clock::now();
     // Half a limit: librdkafka counts a little differently (keys, headers), and a queue that
