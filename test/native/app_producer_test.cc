@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kafka/app_producer.h"
+#include "mock_kafka.h"
 
 namespace cdc::kafka {
 namespace {
@@ -23,28 +24,13 @@ using namespace std::chrono_literals;
 
 constexpr int16_t kProduceApi = 0;  // RD_KAFKAP_Produce
 
-class MockCluster {
+class MockCluster : public MockKafka {
  public:
-  MockCluster() {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(handle_);
-  }
-  rd_kafka_mock_cluster_t* cluster() { return cluster_; }
-  const std::string& bootstraps() const { return bootstraps_; }
-
   // Every value of partition 0, in log order.
   std::vector<std::string> read_all(const std::string& topic, size_t expected) {
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::string errstr;
-    conf->set("bootstrap.servers", bootstraps_, errstr);
+    conf->set("bootstrap.servers", bootstraps(), errstr);
     conf->set("group.id", "reader", errstr);
     conf->set("log_level", "2", errstr);
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
@@ -64,10 +50,6 @@ class MockCluster {
     return values;
   }
 
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::string bootstraps_;
 };
 
 // Collects the producer's answers.

@@ -16,6 +16,7 @@
 
 #include "kafka/client_config.h"
 #include "kafka/prefetching_consumer.h"
+#include "mock_kafka.h"
 
 namespace {
 
@@ -29,19 +30,8 @@ constexpr int kBrokerRttMs = 80;  // far above the 25 ms stall interval
 class SlowBroker : public ::testing::Test {
  protected:
   void SetUp() override {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    ASSERT_NE(handle_, nullptr) << errstr;
-    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    ASSERT_NE(cluster_, nullptr);
-    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, kTopic, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_TRUE(kafka_.create_topic(kTopic, 1));
     produce_backlog();
-  }
-  void TearDown() override {
-    if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
-    if (handle_) rd_kafka_destroy(handle_);
   }
 
   // Small message sets: the mock broker answers a fetch with one of them, so the partition's high
@@ -49,7 +39,7 @@ class SlowBroker : public ::testing::Test {
   void produce_backlog() {
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::string errstr;
-    conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), errstr);
+    conf->set("bootstrap.servers", kafka_.bootstraps(), errstr);
     conf->set("batch.num.messages", "20", errstr);
     conf->set("log_level", "2", errstr);
     std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
@@ -62,17 +52,16 @@ class SlowBroker : public ::testing::Test {
     ASSERT_EQ(producer->flush(20000), RdKafka::ERR_NO_ERROR);
   }
 
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  MockKafka kafka_;
 };
 
 TEST_F(SlowBroker, SlowFetchesAreNotMistakenForAStoppedFetcher) {
-  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_, 1, kBrokerRttMs), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(kafka_.cluster(), 1, kBrokerRttMs), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::atomic<bool> stop{false};
   PrefetchingConsumer consumer(32 << 20, stop, [](cdc::LogLevel, std::string) {});
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string errstr;
-  conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), errstr);
+  conf->set("bootstrap.servers", kafka_.bootstraps(), errstr);
   conf->set("group.id", "slow-broker-test", errstr);
   conf->set("log_level", "2", errstr);
   conf->set("max.partition.fetch.bytes", "1", errstr);  // one message set per fetch

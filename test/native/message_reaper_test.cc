@@ -18,6 +18,7 @@
 
 #include "kafka/message_reaper.h"
 #include "kafka/prefetching_consumer.h"
+#include "mock_kafka.h"
 
 namespace {
 
@@ -32,17 +33,10 @@ constexpr int kMessages = 3000;
 class Reaping : public ::testing::Test {
  protected:
   void SetUp() override {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    ASSERT_NE(handle_, nullptr) << errstr;
-    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    ASSERT_NE(cluster_, nullptr);
-    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, kTopic, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_TRUE(kafka_.create_topic(kTopic, 1));
     std::unique_ptr<RdKafka::Conf> producer_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::string error;
-    producer_conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), error);
+    producer_conf->set("bootstrap.servers", kafka_.bootstraps(), error);
     producer_conf->set("log_level", "2", error);
     std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(producer_conf.get(), error));
     ASSERT_TRUE(producer) << error;
@@ -57,7 +51,7 @@ class Reaping : public ::testing::Test {
 
     consumer_ = std::make_unique<PrefetchingConsumer>(32 << 20, stop_, [](cdc::LogLevel, std::string) {});
     std::unique_ptr<RdKafka::Conf> consumer_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    consumer_conf->set("bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster_), error);
+    consumer_conf->set("bootstrap.servers", kafka_.bootstraps(), error);
     consumer_conf->set("group.id", "reaper-test", error);
     consumer_conf->set("log_level", "2", error);
     ASSERT_TRUE(consumer_->create(*consumer_conf).ok());
@@ -71,8 +65,6 @@ class Reaping : public ::testing::Test {
       consumer_->handle().close();
       consumer_->destroy(false);
     }
-    if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
-    if (handle_) rd_kafka_destroy(handle_);
   }
 
   // The next `count` messages, in order.
@@ -86,8 +78,7 @@ class Reaping : public ::testing::Test {
     return out;
   }
 
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  MockKafka kafka_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<PrefetchingConsumer> consumer_;
 };

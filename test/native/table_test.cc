@@ -19,6 +19,7 @@
 #include "table/applier.h"
 #include "table/store.h"
 #include "table/table.h"
+#include "mock_kafka.h"
 
 namespace {
 
@@ -91,27 +92,12 @@ bool serve_until(cdc::table::Table& table, Owner& owner, std::chrono::millisecon
   return done();
 }
 
-class MockCluster {
+class MockCluster : public MockKafka {
  public:
-  MockCluster() {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (handle_ != nullptr) cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-    if (cluster_ != nullptr) bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
-  }
-  ~MockCluster() {
-    if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
-    if (handle_) rd_kafka_destroy(handle_);
-  }
-  rd_kafka_mock_cluster_t* cluster() { return cluster_; }
-  const std::string& bootstraps() const { return bootstraps_; }
-
   void produce(const std::string& topic, int count) {
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::string errstr;
-    conf->set("bootstrap.servers", bootstraps_, errstr);
+    conf->set("bootstrap.servers", bootstraps(), errstr);
     conf->set("log_level", "2", errstr);
     conf->set("batch.num.messages", "50", errstr);  // small message sets: many fetches to read them
     std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
@@ -125,10 +111,6 @@ class MockCluster {
     ASSERT_EQ(producer->flush(20000), RdKafka::ERR_NO_ERROR);
   }
 
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::string bootstraps_;
 };
 
 TEST(TableMockCluster, BrokerDownAndUpWhileReadingAndPuttingLosesNothingAndDuplicatesNothing) {
