@@ -96,18 +96,25 @@ TEST_F(Reaping, ReleasedMessagesAreDestroyedByTheReaperAndDropBufferWaitsForThem
   EXPECT_EQ(destroyed.by_caller, 0u);
 }
 
-// A released message keeps its fetch buffer alive: a consumer about to wait hands what it
-// collected over instead of holding it back until a batch is full.
-TEST_F(Reaping, AConsumerAboutToWaitHandsOverWhatItCollected) {
-  std::vector<Message> messages = take(5);
-  ASSERT_EQ(messages.size(), 5u);
-  for (Message& message : messages) consumer_->release(std::move(message));
-  EXPECT_EQ(consumer_->stats().destroyed.reaped, 0u);  // fewer than a batch: still collected
+// A released message keeps its fetch buffer alive: a consumer about to wait does not hold back what
+// it collected. A few messages it destroys itself (no reaper wake-up for them); more go to the reaper.
+TEST_F(Reaping, AConsumerAboutToWaitGivesUpWhatItCollected) {
+  const size_t few = MessageReaper::kDestroyedBeforeWait - 1, more = MessageReaper::kDestroyedBeforeWait;
+  std::vector<Message> messages = take(static_cast<int>(few + more));
+  ASSERT_EQ(messages.size(), few + more);
+  for (size_t i = 0; i < few; ++i) consumer_->release(std::move(messages[i]));
+  EXPECT_EQ(consumer_->stats().destroyed.by_caller, 0u);  // fewer than a batch: still collected
+  consumer_->pull(1);
+  EXPECT_EQ(consumer_->stats().destroyed.by_caller, few);
+  EXPECT_EQ(consumer_->stats().destroyed.reaped, 0u);
+
+  for (size_t i = few; i < few + more; ++i) consumer_->release(std::move(messages[i]));
   consumer_->pull(1);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (consumer_->stats().destroyed.reaped < 5 && std::chrono::steady_clock::now() < deadline)
+  while (consumer_->stats().destroyed.reaped < more && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
-  EXPECT_EQ(consumer_->stats().destroyed.reaped, 5u);
+  EXPECT_EQ(consumer_->stats().destroyed.reaped, more);
+  EXPECT_EQ(consumer_->stats().destroyed.by_caller, few);
 }
 
 // Bounded: a batch that would take the reaper past max_pending messages or max_pending_bytes is

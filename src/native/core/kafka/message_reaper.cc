@@ -56,6 +56,11 @@ void MessageReaper::hand_over() {
   collected_bytes_ = 0;
 }
 
+void MessageReaper::before_wait() {
+  if (collected_.size() < kDestroyedBeforeWait) return destroy_collected();
+  hand_over();
+}
+
 void MessageReaper::flush() {
   hand_over();
   std::unique_lock<std::mutex> lock(mutex_);

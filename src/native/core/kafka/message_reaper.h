@@ -33,6 +33,7 @@ class MessageReaper {
  public:
   static constexpr size_t kBatchMessages = 1024;
   static constexpr size_t kBatchBytes = size_t{1} << 20;
+  static constexpr size_t kDestroyedBeforeWait = 64;  // at most, by before_wait()
 
   explicit MessageReaper(size_t max_pending = 65536, size_t max_pending_bytes = size_t{32} << 20,
                          size_t batch_messages = kBatchMessages);
@@ -43,8 +44,12 @@ class MessageReaper {
   // Collects the message; a full batch goes to the reaper's thread (started on the first). After
   // stop() the message is destroyed at once.
   void release(Message message);
-  // Passes on what was collected (call before waiting: a collected message keeps its fetch buffer).
+  // Passes on what was collected.
   void hand_over();
+  // The owner is about to wait (a collected message keeps its fetch buffer alive): a few messages
+  // are destroyed here, since the fetcher is idle too then and waking the reaper for them would cost
+  // more than their frees (at steady load most waits follow a few messages); more are handed over.
+  void before_wait();
   // Hands over, then waits until every message released so far is destroyed (before the
   // consumer's handle is closed or destroyed: its messages must go first).
   void flush();

@@ -50,7 +50,7 @@ void PrefetchingConsumer::destroy(bool leak) {
 bool PrefetchingConsumer::pull(int timeout_ms) {
   bool got = false;
   int64_t bytes = 0, messages = 0;
-  if (timeout_ms > 0) reaper_.hand_over();  // about to wait: what was released goes now
+  if (timeout_ms > 0) reaper_.before_wait();
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!paused_ && held_bytes() >= limit_bytes_) update_pause();
     // librdkafka's C call: the C++ consume() wraps each message in an allocation of its own.
@@ -81,7 +81,7 @@ bool PrefetchingConsumer::pull(int timeout_ms) {
     got = true;
     timeout_ms = 0;
   }
-  if (!got) reaper_.hand_over();  // nothing to do: what was released goes now
+  if (!got) reaper_.before_wait();  // nothing to do: the owner waits for something else next
   if (got) {
     last_pull_ = Clock::now();
     // Half a limit: librdkafka counts a little differently (keys, headers), and a queue that

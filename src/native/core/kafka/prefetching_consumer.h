@@ -71,9 +71,9 @@ class PrefetchingConsumer {
 
   // A message that is done with: destroyed on the reaper's thread (message_reaper.h).
   void release(Message message) { reaper_.release(std::move(message)); }
-  // Before the owner waits for something else than Kafka: what it released goes now (a released
-  // message keeps its fetch buffer alive). pull() does it whenever it waits or finds nothing.
-  void hand_over_released() { reaper_.hand_over(); }
+  // Before the owner waits for something else than Kafka (MessageReaper::before_wait). pull() does
+  // it whenever it waits or finds nothing.
+  void before_wait() { reaper_.before_wait(); }
 
   // A taken message whose work goes on counts against the limit until the ticket is released.
   InFlightTicket hold(const Message& message) {

@@ -373,7 +373,7 @@ bool Table::Impl::has_room() {
 }
 
 void Table::Impl::wait_for_room() {
-  consumer->hand_over_released();
+  consumer->before_wait();
   std::unique_lock<std::mutex> lock(mutex);
   wake.wait_for(lock, std::chrono::milliseconds(kRoomWaitMs), [&] {
     return in_flight < settings.max_batches_in_flight || stopping || !end_requests.empty();
@@ -381,7 +381,7 @@ void Table::Impl::wait_for_room() {
 }
 
 void Table::Impl::wait_for_stop() {
-  consumer->hand_over_released();
+  consumer->before_wait();
   std::unique_lock<std::mutex> lock(mutex);
   wake.wait_for(lock, std::chrono::milliseconds(kPollMs), [&] { return stopping || !end_requests.empty(); });
 }
