@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,7 +25,8 @@ class AppMessages {
  public:
   explicit AppMessages(const std::vector<MessageHandlerSpec>& specs);
 
-  bool handles(const std::string& topic) const { return by_topic_.count(topic) > 0; }
+  // Checked for every message: without message handlers (the usual case) no key is built.
+  bool handles(std::string_view topic) const { return !by_topic_.empty() && by_topic_.count(std::string(topic)) > 0; }
   // The handlers of a topic handles() accepted.
   const std::vector<MessageHandlerSpec>& handlers_of(const std::string& topic) const { return by_topic_.at(topic); }
   std::vector<std::string> topics() const;

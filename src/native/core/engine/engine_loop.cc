@@ -290,7 +290,7 @@ void EngineLoop::handle_message(kafka::Message& message) {
                        ? timestamp.timestamp
                        : 0;
   source_ts_ms_ = 0;
-  if (app_messages_.handles(message.topic_name())) return handle_app_message(message, partition);
+  if (app_messages_.handles(message.topic())) return handle_app_message(message, partition);
 
   const char* payload = static_cast<const char*>(message.payload());
   std::string_view value(payload ? payload : "", payload ? message.len() : 0);

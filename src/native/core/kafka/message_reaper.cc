@@ -6,16 +6,6 @@
 
 namespace cdc {
 namespace kafka {
-namespace {
-
-size_t bytes_of(const std::vector<Message>& batch) {
-  size_t bytes = 0;
-  for (const Message& message : batch) bytes += message.len() + message.key_len();
-  return bytes;
-}
-
-}  // namespace
-
 MessageReaper::MessageReaper(size_t max_pending, size_t max_pending_bytes, size_t batch_messages)
     : max_pending_(max_pending), max_pending_bytes_(max_pending_bytes), batch_messages_(batch_messages == 0 ? 1 : batch_messages) {}
 
@@ -45,7 +35,7 @@ void MessageReaper::hand_over() {
     if (pending_ + collected_.size() <= max_pending_ && pending_bytes_ + collected_bytes_ <= max_pending_bytes_) {
       pending_ += collected_.size();
       pending_bytes_ += collected_bytes_;
-      waiting_.push_back(std::move(collected_));
+      waiting_.push_back(Batch{std::move(collected_), collected_bytes_});
       queued = true;
     }
   }
@@ -88,15 +78,15 @@ void MessageReaper::run() {
   while (true) {
     work_.wait(lock, [&] { return quit_ || !waiting_.empty(); });
     if (waiting_.empty()) return;  // quit_, and flush() saw everything destroyed
-    std::vector<Message> batch = std::move(waiting_.back());
+    Batch batch = std::move(waiting_.back());
     waiting_.pop_back();
     lock.unlock();
-    const size_t count = batch.size(), bytes = bytes_of(batch);
-    batch.clear();  // the frees that would have slept on the owner's thread
+    const size_t count = batch.messages.size();
+    batch.messages.clear();  // the frees that would have slept on the owner's thread
     reaped_.fetch_add(count, std::memory_order_relaxed);
     lock.lock();
     pending_ -= count;
-    pending_bytes_ -= bytes;
+    pending_bytes_ -= batch.bytes;
     if (pending_ == 0) idle_.notify_all();
   }
 }

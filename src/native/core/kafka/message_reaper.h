@@ -70,7 +70,11 @@ class MessageReaper {
 
   mutable std::mutex mutex_;  // guards the five below
   std::condition_variable work_, idle_;
-  std::vector<std::vector<Message>> waiting_;  // batches handed over, in no particular order
+  struct Batch {
+    std::vector<Message> messages;
+    size_t bytes = 0;
+  };
+  std::vector<Batch> waiting_;  // handed over, in no particular order
   size_t pending_ = 0, pending_bytes_ = 0;     // waiting or being destroyed
   bool quit_ = false;
 
