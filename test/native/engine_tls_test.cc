@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "mock_kafka.h"
 #include "tls_redis_server.h"
 
 namespace cdc {
@@ -33,25 +34,12 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 // One mock broker and a producer of customer updates into partition 0 of kTopic.
-class MockBroker {
+class MockBroker : public MockKafka {
  public:
   MockBroker() {
-    char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (producer_ == nullptr) return;
-    cluster_ = rd_kafka_mock_cluster_new(producer_, 1);
-    if (cluster_ == nullptr) return;
-    rd_kafka_mock_topic_create(cluster_, kTopic, 1, 1);
-    rd_kafka_brokers_add(producer_, rd_kafka_mock_cluster_bootstraps(cluster_));
+    if (create_topic(kTopic, 1)) rd_kafka_brokers_add(handle(), bootstraps().c_str());
   }
-  ~MockBroker() {
-    if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
-    if (producer_ != nullptr) rd_kafka_destroy(producer_);
-  }
-  bool ok() const { return cluster_ != nullptr; }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+  bool ok() const { return cluster() != nullptr; }
 
   // Updates of customers [from, to), flushed.
   bool produce_updates(int from, int to) {
@@ -61,16 +49,12 @@ class MockBroker {
                           R"(},"source":{"connector":"postgresql","name":"dbserver1","db":"inventory",)"
                           R"("schema":"public","table":"customers","lsn":)" + n + R"(},"op":"u","ts_ms":1})";
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          handle(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
     }
-    return rd_kafka_flush(producer_, 20000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    return rd_kafka_flush(handle(), 20000) == RD_KAFKA_RESP_ERR_NO_ERROR;
   }
-
- private:
-  rd_kafka_t* producer_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
 
 int64_t committed(const Engine& engine) {

@@ -23,6 +23,7 @@ class MockKafka {
   MockKafka(const MockKafka&) = delete;
   MockKafka& operator=(const MockKafka&) = delete;
 
+  rd_kafka_t* handle() const { return handle_; }  // a producer: the cluster's host
   rd_kafka_mock_cluster_t* cluster() const { return cluster_; }  // nullptr when it could not start
   std::string bootstraps() const { return cluster_ ? rd_kafka_mock_cluster_bootstraps(cluster_) : ""; }
   bool create_topic(const std::string& topic, int partitions) {
